@@ -1,0 +1,39 @@
+"""Wires ingest together: settings, the Kafka publisher, routes and error handlers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+
+from services.ingest import health_routes, lead_routes
+from services.ingest.problems import ProblemError, handle_problem, handle_validation
+from services.ingest.publisher import EventPublisher
+from services.ingest.settings import IngestSettings
+
+
+def create_app(settings: IngestSettings | None = None,
+               publisher: EventPublisher | None = None) -> FastAPI:
+    """The ingest ASGI app; pass settings or a publisher to override the environment's."""
+    settings = settings or IngestSettings()
+    publisher = publisher or EventPublisher(settings.kafka)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await publisher.start()
+        try:
+            yield
+        finally:
+            await publisher.stop()
+
+    app = FastAPI(title="Accord ingest", version="1", lifespan=lifespan,
+                  description="Accepts leads and CRM events and puts them on Kafka.")
+    app.state.settings = settings
+    app.state.publisher = publisher
+    app.add_exception_handler(ProblemError, handle_problem)
+    app.add_exception_handler(RequestValidationError, handle_validation)
+    app.include_router(lead_routes.router)
+    app.include_router(health_routes.router)
+    return app

@@ -1,0 +1,89 @@
+"""The topics Accord owns, with their partition counts and cleanup policies.
+
+Topics are created explicitly (the local broker refuses auto-creation) so that partition
+counts, which bound how many router and sync workers can share the work, are a decision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from services.messaging.settings import KafkaSettings
+
+LEAD_EVENTS = "accord.lead-events"
+LEAD_DECISIONS = "accord.lead-decisions"
+SYNC_DEAD_LETTERS = "accord.sync.dead-letters"
+ROUTER_DEAD_LETTERS = "accord.router.dead-letters"
+ROUTER_APP_ID = "accord-router"
+GOLDEN_RECORDS_TABLE = "golden-records"
+
+_WEEK_MS = str(7 * 24 * 3600 * 1000)
+_MONTH_MS = str(30 * 24 * 3600 * 1000)
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """One topic as Accord wants it to exist."""
+
+    name: str
+    partitions: int
+    config: dict[str, str] = field(default_factory=dict)
+
+
+def router_changelog(settings: KafkaSettings) -> str:
+    """Faust names a table's changelog ``<app id>-<table>-changelog``."""
+    return f"{settings.group(ROUTER_APP_ID)}-{GOLDEN_RECORDS_TABLE}-changelog"
+
+
+def accord_topics(settings: KafkaSettings) -> list[TopicSpec]:
+    """Every topic Accord needs, named with the configured prefix."""
+    return [
+        TopicSpec(settings.topic(LEAD_EVENTS), 6,
+                  {"cleanup.policy": "delete", "retention.ms": _WEEK_MS}),
+        TopicSpec(settings.topic(LEAD_DECISIONS), 6,
+                  {"cleanup.policy": "delete", "retention.ms": _WEEK_MS}),
+        TopicSpec(settings.topic(SYNC_DEAD_LETTERS), 6,
+                  {"cleanup.policy": "delete", "retention.ms": _MONTH_MS}),
+        TopicSpec(settings.topic(ROUTER_DEAD_LETTERS), 6,
+                  {"cleanup.policy": "delete", "retention.ms": _MONTH_MS}),
+        # The golden record's changelog must be compacted, never time-retained: recovery
+        # reads it from the start (faust-streaming issues #651, #176).
+        TopicSpec(router_changelog(settings), 6, {"cleanup.policy": "compact"}),
+    ]
+
+
+class TopicMismatchError(RuntimeError):
+    """An existing topic differs from what Accord needs (for example fewer partitions)."""
+
+
+async def ensure_topics(settings: KafkaSettings, specs: list[TopicSpec]) -> list[str]:
+    """Create the missing topics; check the partition count of those that exist.
+
+    Returns the names of the topics it created.
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers,
+                                security_protocol=settings.security_protocol)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [s for s in specs if s.name not in existing]
+        if missing:
+            await admin.create_topics([
+                NewTopic(s.name, s.partitions, settings.replication_factor,
+                         topic_configs=s.config) for s in missing
+            ])
+        present = [s for s in specs if s.name in existing]
+        if present:
+            described = await admin.describe_topics([s.name for s in present])
+            counts = {d["topic"]: len(d["partitions"]) for d in described}
+            for spec in present:
+                if counts.get(spec.name, 0) < spec.partitions:
+                    raise TopicMismatchError(
+                        f"topic {spec.name} has {counts.get(spec.name)} partitions; "
+                        f"Accord needs at least {spec.partitions}"
+                    )
+        return [s.name for s in missing]
+    finally:
+        await admin.close()

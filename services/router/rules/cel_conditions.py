@@ -1,0 +1,89 @@
+"""Conditions in CEL, compiled once, with errors a RevOps engineer can act on."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from cel_expr_python import cel
+
+# Every lead field a condition may read, with the value it has when the lead lacks it.
+# Defaults (rather than null) keep conditions simple: `lead.employees >= 1000` just works.
+LEAD_FIELD_DEFAULTS: dict[str, Any] = {
+    "email": "", "email_domain": "", "first_name": "", "last_name": "", "company": "",
+    "title": "", "phone": "", "country": "", "industry": "", "employees": 0,
+    "website": "", "lead_source": "", "campaign": "",
+}
+
+_ENV = cel.NewEnv(variables={
+    "lead": cel.Type.Map(cel.Type.STRING, cel.Type.DYN),
+    "score": cel.Type.INT,
+    "stage": cel.Type.STRING,
+})
+_POSITION = re.compile(r"<input>:(\d+):(\d+): (.*)")
+
+
+class ConditionError(ValueError):
+    """A condition does not compile or cannot be evaluated; ``hint`` says what to write."""
+
+    def __init__(self, message: str, hint: str, column: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.column = column
+
+
+def _hint_for(message: str) -> str:
+    if "(int, double)" in message or "(double, int)" in message:
+        return "score and numeric lead fields are whole numbers: write 50, not 50.0"
+    if "Syntax error" in message:
+        return "check for a missing operand, quote or bracket; strings use 'single quotes'"
+    if "undeclared reference" in message:
+        return "conditions can use `lead.<field>`, `score` and `stage`; fields: " + ", ".join(
+            sorted(LEAD_FIELD_DEFAULTS))
+    return "see the CEL language definition; conditions must be true or false"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A compiled CEL condition over ``lead`` (map of fields), ``score`` and ``stage``."""
+
+    source: str
+    _program: Any
+
+    def holds(self, lead: dict[str, Any], score: int, stage: str = "lead") -> bool:
+        """Evaluate; a runtime error (a misspelt field, a type clash) raises ConditionError."""
+        result = self._program.eval(data={"lead": lead, "score": score, "stage": stage})
+        if result.type() == cel.Type.ERROR:
+            raise ConditionError(f"`{self.source}` failed: {result.value()}",
+                                 _runtime_hint(str(result.value())))
+        value = result.value()
+        if not isinstance(value, bool):
+            raise ConditionError(f"`{self.source}` gave {value!r}, not true or false",
+                                 "compare something, e.g. lead.employees >= 1000")
+        return value
+
+
+def _runtime_hint(message: str) -> str:
+    missing = re.search(r'Key not found in map : "([^"]+)"', message)
+    if missing:
+        return (f"there is no lead field '{missing.group(1)}'; fields: "
+                + ", ".join(sorted(LEAD_FIELD_DEFAULTS)))
+    return _hint_for(message)
+
+
+def compile_condition(source: str) -> Condition:
+    """Compile and type-check a condition, then dry-run it on an empty lead."""
+    try:
+        program = _ENV.compile(source)
+    except RuntimeError as exc:
+        text = str(exc)
+        match = _POSITION.search(text)
+        message = match.group(3) if match else text
+        column = int(match.group(2)) + 1 if match else None
+        raise ConditionError(message, _hint_for(message), column) from exc
+    condition = Condition(source, program)
+    # A misspelt field only shows when evaluated: try it once on a lead with every field.
+    condition.holds(dict(LEAD_FIELD_DEFAULTS), 0)
+    return condition

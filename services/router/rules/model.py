@@ -1,0 +1,58 @@
+"""The rule set a RevOps engineer writes, once loaded and checked: immutable values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from services.router.rules.cel_conditions import Condition
+
+
+@dataclass(frozen=True)
+class ScoringRule:
+    """Points a lead earns when its condition holds."""
+
+    name: str
+    when: Condition
+    points: int
+
+
+@dataclass(frozen=True)
+class StageRule:
+    """A lifecycle stage a lead reaches when its condition holds (checked in file order)."""
+
+    stage: Literal["mql", "sql", "nurture", "disqualified"]
+    when: Condition
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """Who gets the lead: a user or a queue, named by email."""
+
+    kind: Literal["user", "queue"]
+    email: str
+
+
+@dataclass(frozen=True)
+class Route:
+    """One routing entry; the first whose condition holds wins, ``default`` catches the rest."""
+
+    name: str
+    when: Condition | None
+    assign: Assignment
+
+    @property
+    def is_default(self) -> bool:
+        """The catch-all entry has no condition."""
+        return self.when is None
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """A whole, validated rule file."""
+
+    version: str
+    scoring: tuple[ScoringRule, ...]
+    stages: tuple[StageRule, ...]
+    routes: tuple[Route, ...]
+    source: str = "<memory>"

@@ -1,0 +1,108 @@
+"""The faust-streaming app: a thin adapter that feeds events to ``handle_event``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+import structlog
+from pydantic import ValidationError
+
+from services.contracts.envelope import EnvelopeError, decode, encode
+from services.contracts.events import LEAD_ROUTED
+from services.messaging.dead_letters import dead_letter_headers
+from services.messaging.topics import (
+    GOLDEN_RECORDS_TABLE,
+    LEAD_DECISIONS,
+    LEAD_EVENTS,
+    ROUTER_APP_ID,
+    ROUTER_DEAD_LETTERS,
+)
+from services.router.golden_record import GoldenRecord
+from services.router.handle_event import UnsupportedEventError, handle_event
+from services.router.rules.cel_conditions import ConditionError
+from services.router.rules.model import RuleSet
+from services.router.settings import RouterSettings
+
+log = structlog.get_logger(__name__)
+SOURCE = "/accord/router"
+
+
+def _header_list(headers: Mapping[str, bytes] | Iterable[tuple[str, bytes]] | None,
+                 ) -> list[tuple[str, bytes]]:
+    if headers is None:
+        return []
+    if isinstance(headers, Mapping):
+        return list(headers.items())
+    return list(headers)
+
+
+def create_router_app(settings: RouterSettings, rules: RuleSet) -> faust.App:
+    """Build the router's faust app for these settings and this rule set."""
+    kafka = settings.kafka
+    brokers = ";".join(f"kafka://{b}" for b in kafka.bootstrap_servers.split(","))
+    app = faust.App(
+        kafka.group(ROUTER_APP_ID),
+        broker=brokers,
+        store="memory://",
+        # No web server: it would bind 0.0.0.0 and serve table contents at /table.
+        web_enabled=False,
+        autodiscover=False,
+        topic_disable_leader=True,
+        topic_replication_factor=kafka.replication_factor,
+        table_standby_replicas=settings.standby_replicas,
+        processing_guarantee="at_least_once",
+        consumer_auto_offset_reset="earliest",
+    )
+    events = app.topic(kafka.topic(LEAD_EVENTS), key_serializer="raw", value_serializer="raw")
+    decisions = app.topic(kafka.topic(LEAD_DECISIONS), key_serializer="raw",
+                          value_serializer="raw")
+    dead_letters = app.topic(kafka.topic(ROUTER_DEAD_LETTERS), key_serializer="raw",
+                             value_serializer="raw")
+    records = app.Table(GOLDEN_RECORDS_TABLE, key_type=str, value_type=dict,
+                        key_serializer="raw", value_serializer="json", partitions=6)
+
+    async def route_leads(stream: faust.StreamT[Any]) -> AsyncIterator[None]:
+        # concurrency=1 (the default): with more, a slow event can be committed past and
+        # lost after a crash (faust-streaming issue #606).
+        async for event in stream.events():
+            message = event.message
+            headers = _header_list(message.headers)
+            try:
+                if not message.key:
+                    raise EnvelopeError("the record has no key; Accord keys events by lead key")
+                envelope = decode(message.key, message.value, headers)
+                key = message.key.decode()
+                stored = records.get(key)
+                record = GoldenRecord.model_validate(stored) if stored else None
+                outcome = handle_event(rules, record, envelope, datetime.now(UTC))
+            except (EnvelopeError, ValidationError, ConditionError,
+                    UnsupportedEventError, UnicodeDecodeError) as exc:
+                # An exception escaping an agent gets the event acked and skipped
+                # (faust-streaming issue #315): dead-letter it with its reason instead.
+                log.warning("router.dead_lettered", reason=str(exc)[:500],
+                            offset=message.offset, partition=message.partition)
+                await dead_letters.send(
+                    key=message.key, value=message.value,
+                    headers=dead_letter_headers(headers, topic=message.topic,
+                                                partition=message.partition,
+                                                offset=message.offset, stage="router",
+                                                reason=str(exc)),
+                )
+                yield None
+                continue
+            if not outcome.duplicate:
+                records[key] = outcome.record.model_dump(mode="json")
+            if outcome.decision is not None:
+                out = encode(LEAD_ROUTED, SOURCE, key, outcome.decision,
+                             event_id=outcome.decision.decision_id)
+                await decisions.send(key=out.key, value=out.value, headers=out.headers)
+                log.info("router.decided", decision_id=outcome.decision.decision_id,
+                         stage=outcome.decision.stage, route=outcome.decision.owner.route,
+                         duplicate=outcome.duplicate)
+            yield None
+
+    app.agent(events, name="route-leads")(route_leads)
+    return app

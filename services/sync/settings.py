@@ -1,0 +1,34 @@
+"""sync's one settings object, from ``ACCORD_SYNC_*`` and ``ACCORD_KAFKA_*`` variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.messaging.settings import KafkaSettings
+
+
+class SyncSettings(BaseSettings):
+    """Where the CRMs are, how to authenticate, and how sync reaches Kafka."""
+
+    model_config = SettingsConfigDict(env_prefix="ACCORD_SYNC_", extra="ignore")
+
+    mapping_file: Path = Path("mappings/crm.yaml")
+    salesforce_token_url: str = "https://login.salesforce.com/services/oauth2/token"  # noqa: S105
+    salesforce_client_id: str = ""
+    salesforce_client_secret: SecretStr = SecretStr("")
+    # A CA bundle for a sandbox's own certificate; empty means the system's CAs.
+    salesforce_ca_bundle: Path | None = None
+    salesforce_api_version: str = "62.0"
+    hubspot_base_url: str = "https://api.hubapi.com"
+    hubspot_access_token: SecretStr = SecretStr("")
+    # Every CRM call is bounded: neither SDK sets a timeout of its own.
+    crm_timeout_seconds: float = 10.0
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+
+    @field_validator("salesforce_ca_bundle", mode="before")
+    @classmethod
+    def _empty_means_system_cas(cls, value: object) -> object:
+        return None if value in ("", None) else value
