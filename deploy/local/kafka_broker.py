@@ -94,6 +94,9 @@ class KafkaBroker:
             java, f"-Xmx{self.heap}", "-Xms128m",
             "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
             "-Dorg.slf4j.simpleLogger.showDateTime=true",
+            # Keep the lines that say which version started, and when it is up.
+            "-Dorg.slf4j.simpleLogger.log.org.apache.kafka.common.utils.AppInfoParser=info",
+            "-Dorg.slf4j.simpleLogger.log.kafka.server.KafkaRaftServer=info",
             "-cp", f"{self.libs_dir}/*", main_class, *args,
         ]
 

@@ -55,14 +55,17 @@ def create_router_app(settings: RouterSettings, rules: RuleSet) -> faust.App:
         table_standby_replicas=settings.standby_replicas,
         processing_guarantee="at_least_once",
         consumer_auto_offset_reset="earliest",
+        key_serializer="json",
+        value_serializer="json",
     )
     events = app.topic(kafka.topic(LEAD_EVENTS), key_serializer="raw", value_serializer="raw")
     decisions = app.topic(kafka.topic(LEAD_DECISIONS), key_serializer="raw",
                           value_serializer="raw")
     dead_letters = app.topic(kafka.topic(ROUTER_DEAD_LETTERS), key_serializer="raw",
                              value_serializer="raw")
-    records = app.Table(GOLDEN_RECORDS_TABLE, key_type=str, value_type=dict,
-                        key_serializer="raw", value_serializer="json", partitions=6)
+    # The changelog holds JSON keys and values. No value_type: faust would treat a class
+    # there as one of its models; GoldenRecord validates the plain JSON on every read.
+    records = app.Table(GOLDEN_RECORDS_TABLE, key_type=str, partitions=6)
 
     async def route_leads(stream: faust.StreamT[Any]) -> AsyncIterator[None]:
         # concurrency=1 (the default): with more, a slow event can be committed past and

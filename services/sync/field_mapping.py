@@ -27,11 +27,33 @@ class SalesforceLeadMapping(_Frozen):
     required_defaults: dict[str, str] = {}
 
 
+class Band(_Frozen):
+    """Numbers up to ``up_to`` (inclusive) map to ``value``; no ``up_to`` catches the rest."""
+
+    up_to: int | None = None
+    value: str
+
+
+class BandedProperty(_Frozen):
+    """A number written to a dropdown property of ranges."""
+
+    property: str
+    bands: list[Band]
+
+    def option_for(self, number: int) -> str:
+        """The option whose range holds ``number``."""
+        for band in self.bands:
+            if band.up_to is None or number <= band.up_to:
+                return band.value
+        raise ValueError(f"no band of {self.property} holds {number}; end with a catch-all")
+
+
 class HubSpotContactMapping(_Frozen):
     """Golden-record fields to HubSpot contact properties."""
 
     id_property: str
     properties: dict[str, str]
+    banded: dict[str, BandedProperty] = {}
     score_property: str
     lifecycle_property: str
     lifecycle_by_stage: dict[str, str]
@@ -97,6 +119,9 @@ def hubspot_contact(decision: LeadRouted, mapping: HubSpotContactMapping,
     """The contact properties to upsert for a decision; HubSpot takes strings."""
     known = decision.lead.model_dump(exclude_none=True)
     props = {hs: str(known[ours]) for ours, hs in mapping.properties.items() if ours in known}
+    for ours, banded in mapping.banded.items():
+        if ours in known:
+            props[banded.property] = banded.option_for(int(known[ours]))
     props[mapping.score_property] = str(decision.score)
     props[mapping.lifecycle_property] = mapping.lifecycle_by_stage[decision.stage]
     props[mapping.lead_status_property] = mapping.lead_status_by_stage[decision.stage]

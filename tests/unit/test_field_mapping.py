@@ -54,3 +54,12 @@ def test_given_every_stage_when_mapped_then_both_crms_have_a_value_for_it():
         assert stage in MAPPING.salesforce.lead.status_by_stage
         assert stage in MAPPING.hubspot.contact.lifecycle_by_stage
         assert stage in MAPPING.hubspot.contact.lead_status_by_stage
+
+
+def test_given_an_employee_count_when_mapped_for_hubspot_then_the_dropdown_range_is_used():
+    assert hubspot_contact(a_decision(employees=4200), MAPPING.hubspot.contact,
+                           "1")["numemployees"] == "1000+"
+    assert hubspot_contact(a_decision(employees=300), MAPPING.hubspot.contact,
+                           "1")["numemployees"] == "100-500"
+    assert hubspot_contact(a_decision(employees=5), MAPPING.hubspot.contact,
+                           "1")["numemployees"] == "1-5"

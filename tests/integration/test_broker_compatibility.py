@@ -1,0 +1,71 @@
+"""The pinned Apache Kafka broker works with the clients Accord uses: aiokafka and faust.
+
+The suite's broker runs from the jars pinned in deploy/kafka/pom.xml (Kafka 4.0.0, KRaft).
+The ingest and router tests exercise aiokafka's idempotent producer and a faust-streaming
+worker with a changelog-backed table against it; these tests pin the facts down directly.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+from deploy.local.kafka_broker import LIBS_DIR, POM
+from services.messaging.settings import KafkaSettings
+from services.messaging.topics import LEAD_EVENTS, accord_topics, router_changelog
+from tests.conftest import Broker
+
+pytestmark = pytest.mark.integration
+
+
+def test_given_the_pinned_pom_when_fetched_then_the_broker_jar_has_that_version(
+        kafka_broker: Broker):
+    version = re.search(r"<kafka.version>([^<]+)</kafka.version>", POM.read_text())
+    assert version is not None
+    assert (LIBS_DIR / f"kafka_2.13-{version.group(1)}.jar").exists()
+    if kafka_broker.process is not None:  # the suite started it: its log names the version
+        log = kafka_broker.process.log_file.read_text()
+        assert f"Kafka version: {version.group(1)}" in log
+
+
+async def test_given_the_broker_when_an_idempotent_acks_all_producer_sends_then_read_back(
+        kafka: KafkaSettings):
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers, acks="all",
+                                enable_idempotence=True)
+    await producer.start()
+    try:
+        meta = await producer.send_and_wait(kafka.topic(LEAD_EVENTS), b"v", key=b"k",
+                                            headers=[("ce_id", b"x")])
+    finally:
+        await producer.stop()
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers,
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign([meta.topic_partition])
+        consumer.seek(meta.topic_partition, meta.offset)
+        record = await consumer.getone()
+    finally:
+        await consumer.stop()
+    assert (record.key, record.value, record.headers) == (b"k", b"v", (("ce_id", b"x"),))
+
+
+async def test_given_accords_topics_when_described_then_partitions_and_policies_are_set(
+        kafka: KafkaSettings):
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
+    await admin.start()
+    try:
+        specs = accord_topics(kafka)
+        described = {d["topic"]: d for d in await admin.describe_topics([s.name for s in specs])}
+        configs = await admin.describe_configs([
+            ConfigResource(ConfigResourceType.TOPIC, router_changelog(kafka))])
+    finally:
+        await admin.close()
+    for spec in specs:
+        assert len(described[spec.name]["partitions"]) == spec.partitions >= 6
+    entries = {c[0]: c[1] for c in configs[0].resources[0][4]}
+    assert entries["cleanup.policy"] == "compact"
