@@ -32,7 +32,7 @@ test: setup lint
 	exit $$status
 
 lint: $(INSTALLED)
-	$(VENV)/bin/ruff check services sandboxes deploy tests bench
+	$(VENV)/bin/ruff check services sandboxes deploy tests
 	$(VENV)/bin/mypy
 
 ## clean-local: forget local data (broker log, sandbox records, logs); jars are kept

@@ -13,6 +13,7 @@ import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
@@ -76,16 +77,16 @@ async def fresh_kafka(kafka_broker: Broker) -> KafkaSettings:
 
 
 async def read_records(settings: KafkaSettings, topic: str, count: int,
-                       timeout: float = 30.0) -> list[object]:
+                       within: float = 30.0) -> list[Any]:
     """Read ``count`` records from the start of a topic (any partition), or fail."""
     consumer = AIOKafkaConsumer(settings.topic(topic),
                                 bootstrap_servers=settings.bootstrap_servers,
                                 auto_offset_reset="earliest", enable_auto_commit=False,
                                 group_id=f"reader-{uuid.uuid4().hex[:8]}")
     await consumer.start()
-    records: list[object] = []
+    records: list[Any] = []
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             while len(records) < count:
                 batch = await consumer.getmany(timeout_ms=500)
                 for messages in batch.values():

@@ -34,14 +34,15 @@ def fetch_broker_jars(libs_dir: Path = LIBS_DIR) -> Path:
     pom_text = POM.read_text()
     if stamp.exists() and stamp.read_text() == pom_text:
         return libs_dir
-    if shutil.which("mvn") is None:
+    mvn = shutil.which("mvn")
+    if mvn is None:
         raise BrokerError("Maven ('mvn') is not on PATH; install it to fetch the Kafka broker")
     if libs_dir.exists():
         shutil.rmtree(libs_dir)
     libs_dir.mkdir(parents=True)
-    result = subprocess.run(  # noqa: S603, S607 - fixed argv, mvn from PATH
+    result = subprocess.run(  # noqa: S603 - fixed argv, mvn from PATH
         [
-            "mvn", "-q", "-B", "-f", str(POM),
+            mvn, "-q", "-B", "-f", str(POM),
             "dependency:copy-dependencies", f"-Dlibs.dir={libs_dir}",
         ],
         capture_output=True,

@@ -107,7 +107,8 @@ class LocalSystem:
         """Start everything and return once each part is ready."""
         self.start_broker()
         self.create_topics()
-        sf_host, sf_port = self._get("SALESFORCE_SANDBOX_HOST"), self._get("SALESFORCE_SANDBOX_PORT")
+        sf_host = self._get("SALESFORCE_SANDBOX_HOST")
+        sf_port = self._get("SALESFORCE_SANDBOX_PORT")
         ca = REPO_ROOT / self._get("SALESFORCE_SANDBOX_DATA_DIR") / "ca.pem"
         self._spawn(Process(
             "salesforce", "sandboxes.salesforce", f"https://{sf_host}:{sf_port} (CA {ca})",

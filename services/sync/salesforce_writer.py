@@ -9,13 +9,14 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
-from simple_salesforce import Salesforce, format_soql
+from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import (
     SalesforceError,
     SalesforceExpiredSession,
     SalesforceGeneralError,
     SalesforceRefusedRequest,
 )
+from simple_salesforce.format import format_soql
 
 from services.sync.crm_errors import RejectedByCrmError, TransientCrmError
 from services.sync.settings import SyncSettings
@@ -125,4 +126,4 @@ class SalesforceWriter:
                     fields: dict[str, Any]) -> int:
         """Create or update the Lead whose external id is ``external_id``; returns the status."""
         path = f"{external_id_field}/{external_id}"
-        return int(self._call(lambda sf: sf.Lead.upsert(path, fields)))
+        return int(self._call(lambda sf: sf.Lead.upsert(path, fields)))  # type: ignore[operator]

@@ -6,11 +6,10 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any, TypeVar
 
-import hubspot
 import httpx
+import hubspot
 import pytest
 import requests
 import yaml

@@ -42,7 +42,7 @@ class ServiceProcess:
 def start_service(module: str, env: dict[str, str], log_path: Path) -> ServiceProcess:
     """Start ``python -m module`` from the repo root with the local settings plus ``env``."""
     with log_path.open("ab") as log:
-        popen = subprocess.Popen(  # noqa: S603
+        popen = subprocess.Popen(
             [sys.executable, "-m", module], cwd=REPO_ROOT, env=local_environment(env),
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     return ServiceProcess(popen, log_path)

@@ -57,7 +57,7 @@ async def test_given_three_leads_and_a_redelivery_when_routed_then_one_decision_
     redelivered = records[0]
     await publish(fresh_kafka, [(r.key, r.value, r.headers) for r in [*records, redelivered]])
 
-    decisions = await read_records(fresh_kafka, LEAD_DECISIONS, 4, timeout=60)
+    decisions = await read_records(fresh_kafka, LEAD_DECISIONS, 4, within=60)
     by_lead = {}
     for record in decisions:
         envelope = decode(record.key, record.value, list(record.headers))
@@ -89,12 +89,12 @@ async def test_given_a_poison_event_when_routed_then_dead_lettered_and_the_next_
          poison_headers),
         (good_record.key, good_record.value, good_record.headers),
     ])
-    [dead] = await read_records(fresh_kafka, ROUTER_DEAD_LETTERS, 1, timeout=60)
+    [dead] = await read_records(fresh_kafka, ROUTER_DEAD_LETTERS, 1, within=60)
     headers = dict(dead.headers)
     assert headers["ce_id"] == b"poison"
     assert b"fields" in headers[PREFIX + "reason"]
     assert headers[PREFIX + "stage"] == b"router"
-    [decision] = await read_records(fresh_kafka, LEAD_DECISIONS, 1, timeout=60)
+    [decision] = await read_records(fresh_kafka, LEAD_DECISIONS, 1, within=60)
     assert decode(decision.key, decision.value, list(decision.headers)).data["caused_by"] == "good"
 
 
@@ -107,7 +107,7 @@ async def test_given_a_restarted_router_when_a_later_event_arrives_then_record_w
     router = start_service("services.router", env, tmp_path / "router-1.log")
     try:
         await publish(fresh_kafka, [(record.key, record.value, record.headers)])
-        await read_records(fresh_kafka, LEAD_DECISIONS, 1, timeout=60)
+        await read_records(fresh_kafka, LEAD_DECISIONS, 1, within=60)
     finally:
         assert router.stop() == 0, router.output()[-2000:]
 
@@ -119,7 +119,7 @@ async def test_given_a_restarted_router_when_a_later_event_arrives_then_record_w
     try:
         await publish(fresh_kafka, [(later_record.key, later_record.value,
                                      later_record.headers)])
-        decisions = await read_records(fresh_kafka, LEAD_DECISIONS, 2, timeout=60)
+        decisions = await read_records(fresh_kafka, LEAD_DECISIONS, 2, within=60)
     finally:
         router.stop()
     [after] = [decode(r.key, r.value, list(r.headers)).data for r in decisions

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import jsonschema
 import pytest
 
+from deploy.local.kafka_broker import REPO_ROOT
 from services.contracts.envelope import EnvelopeError, decode, encode
 from services.contracts.events import CONTRACTS, LEAD_CAPTURED, LEAD_ROUTED
 from services.contracts.schema_files import expected_schema, render, schema_path
@@ -15,7 +16,6 @@ from services.router.decide import decide
 from services.router.golden_record import merge_captured, new_record
 from services.router.rules.loader import load_rules
 from tests.builders import a_captured_lead
-from deploy.local.kafka_broker import REPO_ROOT
 
 
 @pytest.mark.parametrize("event_type", sorted(CONTRACTS))

@@ -98,5 +98,5 @@ def test_given_a_misspelt_key_when_parsed_then_unknown_and_missing_keys_are_both
 
 
 def test_given_an_empty_file_when_parsed_then_error_says_what_to_start_with():
-    [(line, message, hint)] = problems_of("")
+    [(line, message, _)] = problems_of("")
     assert line == 1 and "empty" in message

@@ -146,7 +146,8 @@ def _assignment(reader: _Reader, node: Node | None, parent: Node) -> Assignment 
         reader.problem(fields[kinds[0]], f"`{email}` is not an email",
                        "owners are named by the email of their CRM user")
         return None
-    return Assignment(cast(Literal["user", "queue"], kinds[0]), email.lower())
+    kind: Literal["user", "queue"] = "user" if kinds[0] == "user" else "queue"
+    return Assignment(kind, email.lower())
 
 
 def _routes(reader: _Reader, node: Node) -> list[Route]:
