@@ -7,6 +7,8 @@ import sys
 
 import structlog
 
+from services.log_redaction import redact_personal_data
+
 
 def configure_logging(service: str, level: int = logging.INFO) -> None:
     """Set structlog up once per process, tagging every line with the service name."""
@@ -17,6 +19,7 @@ def configure_logging(service: str, level: int = logging.INFO) -> None:
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            redact_personal_data,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso"),
             lambda _, __, event: {**event, "service": service},

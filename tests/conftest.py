@@ -94,3 +94,30 @@ async def read_records(settings: KafkaSettings, topic: str, count: int,
     finally:
         await consumer.stop()
     return records
+
+
+async def read_events_with_ids(settings: KafkaSettings, topic: str, ids: set[str],
+                               within: float = 30.0, settle: float = 1.5) -> list[Any]:
+    """Every record of ``topic`` whose ``ce_id`` is in ``ids``: waits until each was seen,
+    then keeps reading ``settle`` seconds more so that duplicates would show too."""
+    consumer = AIOKafkaConsumer(settings.topic(topic),
+                                bootstrap_servers=settings.bootstrap_servers,
+                                auto_offset_reset="earliest", enable_auto_commit=False,
+                                group_id=f"reader-{uuid.uuid4().hex[:8]}")
+    await consumer.start()
+    found: list[Any] = []
+    try:
+        async with asyncio.timeout(within):
+            while {dict(r.headers)["ce_id"].decode() for r in found} < ids:
+                for messages in (await consumer.getmany(timeout_ms=300)).values():
+                    found.extend(m for m in messages
+                                 if dict(m.headers).get("ce_id", b"").decode() in ids)
+        loop = asyncio.get_running_loop()
+        until = loop.time() + settle
+        while loop.time() < until:
+            for messages in (await consumer.getmany(timeout_ms=300)).values():
+                found.extend(m for m in messages
+                             if dict(m.headers).get("ce_id", b"").decode() in ids)
+    finally:
+        await consumer.stop()
+    return found

@@ -7,12 +7,17 @@ when the model and its published schema drift apart (``make schemas`` rewrites t
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 LEAD_CAPTURED = "dev.accord.lead.captured"
 LEAD_ROUTED = "dev.accord.lead.routed"
+HUBSPOT_CHANGE_RECEIVED = "dev.accord.hubspot.change_received"
+SALESFORCE_CHANGE_RECEIVED = "dev.accord.salesforce.change_received"
+ENGAGEMENT_RECORDED = "dev.accord.engagement.recorded"
+REVENUE_RECORDED = "dev.accord.revenue.recorded"
 
 Stage = Literal[
     "subscriber", "lead", "mql", "sql", "opportunity", "customer",
@@ -86,9 +91,90 @@ class LeadRouted(_Contract):
     lead: LeadFields = Field(description="The golden record fields the decision used")
 
 
+class HubSpotChangeReceived(_Contract):
+    """``dev.accord.hubspot.change_received`` v1: one element of a HubSpot webhook batch.
+
+    Field names follow HubSpot's payload in snake case; ``change_source`` and ``source_id``
+    let the router tell Accord's own writes from people's.
+    """
+
+    event_id: int
+    subscription_id: int
+    portal_id: int
+    app_id: int
+    occurred_at: datetime
+    subscription_type: str = Field(description="e.g. contact.propertyChange, deal.creation")
+    attempt_number: int
+    object_id: int
+    object_type: str = Field(description="contact, company or deal (from subscriptionType)")
+    change_source: str | None = None
+    source_id: str | None = None
+    property_name: str | None = None
+    property_value: str | None = None
+    primary_object_id: int | None = None
+    merged_object_ids: list[int] | None = None
+    new_object_id: int | None = None
+
+
+class SalesforceChangeReceived(_Contract):
+    """``dev.accord.salesforce.change_received`` v1: one Outbound Message notification."""
+
+    organization_id: str
+    action_id: str
+    notification_id: str
+    sobject_type: str = Field(description="Lead, Contact, Opportunity or Account")
+    sobject_id: str
+    fields: dict[str, str | None] = Field(description="The sObject fields as sent (text)")
+    received_at: datetime
+
+
+Engagement = Literal["content_download", "webinar_signup", "demo_request", "email_click",
+                     "page_view"]
+
+
+class Attribution(_Contract):
+    """Where an action came from: campaign and UTM parameters."""
+
+    campaign: str | None = Field(default=None, max_length=120)
+    utm_source: str | None = Field(default=None, max_length=120)
+    utm_medium: str | None = Field(default=None, max_length=120)
+    utm_campaign: str | None = Field(default=None, max_length=120)
+    utm_term: str | None = Field(default=None, max_length=120)
+    utm_content: str | None = Field(default=None, max_length=120)
+
+
+class EngagementRecorded(_Contract):
+    """``dev.accord.engagement.recorded`` v1: a lead did something marketing counts."""
+
+    lead_key: str
+    email: EmailStr
+    action: Engagement
+    occurred_at: datetime
+    attribution: Attribution = Attribution()
+    asset: str | None = Field(default=None, max_length=255,
+                              description="What was downloaded, attended or clicked")
+    url: str | None = Field(default=None, max_length=2048)
+
+
+class RevenueRecorded(_Contract):
+    """``dev.accord.revenue.recorded`` v1: a billing system booked revenue for a customer."""
+
+    lead_key: str
+    email: EmailStr
+    amount: Decimal = Field(ge=0, max_digits=14, decimal_places=2)
+    currency: str = Field(min_length=3, max_length=3, pattern="^[A-Z]{3}$")
+    occurred_at: datetime
+    reference: str = Field(max_length=120, description="Invoice or order id in that system")
+    system: str = Field(max_length=80, description="The billing system, e.g. stripe")
+
+
 CONTRACTS: dict[str, tuple[type[BaseModel], int]] = {
     LEAD_CAPTURED: (LeadCaptured, 1),
     LEAD_ROUTED: (LeadRouted, 1),
+    HUBSPOT_CHANGE_RECEIVED: (HubSpotChangeReceived, 1),
+    SALESFORCE_CHANGE_RECEIVED: (SalesforceChangeReceived, 1),
+    ENGAGEMENT_RECORDED: (EngagementRecorded, 1),
+    REVENUE_RECORDED: (RevenueRecorded, 1),
 }
 
 

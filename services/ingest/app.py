@@ -8,7 +8,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 
-from services.ingest import health_routes, lead_routes
+from services.ingest import event_routes, health_routes, lead_routes, metrics_routes
+from services.ingest.body_limit import BodyLimitMiddleware
+from services.ingest.idempotency import IdempotencyStore
+from services.ingest.metrics import IngestMetrics, RequestMetricsMiddleware
 from services.ingest.problems import ProblemError, handle_problem, handle_validation
 from services.ingest.publisher import EventPublisher
 from services.ingest.settings import IngestSettings
@@ -18,7 +21,8 @@ def create_app(settings: IngestSettings | None = None,
                publisher: EventPublisher | None = None) -> FastAPI:
     """The ingest ASGI app; pass settings or a publisher to override the environment's."""
     settings = settings or IngestSettings()
-    publisher = publisher or EventPublisher(settings.kafka)
+    metrics = IngestMetrics()
+    publisher = publisher or EventPublisher(settings.kafka, metrics)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -32,8 +36,15 @@ def create_app(settings: IngestSettings | None = None,
                   description="Accepts leads and CRM events and puts them on Kafka.")
     app.state.settings = settings
     app.state.publisher = publisher
+    app.state.metrics = metrics
+    app.state.idempotency = IdempotencyStore()
     app.add_exception_handler(ProblemError, handle_problem)
     app.add_exception_handler(RequestValidationError, handle_validation)
+    app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
+    # Outermost: refuse oversized bodies before anything reads them.
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.include_router(lead_routes.router)
+    app.include_router(event_routes.router)
     app.include_router(health_routes.router)
+    app.include_router(metrics_routes.router)
     return app

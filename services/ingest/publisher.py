@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from services.contracts.envelope import KafkaRecord
+from services.ingest.metrics import IngestMetrics
 from services.messaging.settings import KafkaSettings
 
 log = structlog.get_logger(__name__)
@@ -26,8 +28,9 @@ class EventPublisher:
     (aiokafka issue #1101), so each publish is bounded here and reported as unavailable.
     """
 
-    def __init__(self, settings: KafkaSettings) -> None:
+    def __init__(self, settings: KafkaSettings, metrics: IngestMetrics | None = None) -> None:
         self._settings = settings
+        self._metrics = metrics or IngestMetrics()
         self._producer: AIOKafkaProducer | None = None
         self._connecting: asyncio.Task[None] | None = None
 
@@ -90,9 +93,12 @@ class EventPublisher:
 
     async def publish_many(self, topic: str, records: list[KafkaRecord]) -> None:
         """Send records and wait until every one is acknowledged, within the timeout."""
+        source = dict(records[0].headers).get("ce_source", b"unknown").decode()
         producer = self._producer
         if producer is None:
+            self._metrics.refused(source, len(records))
             raise BrokerUnavailableError("not connected to Kafka yet")
+        started = time.perf_counter()
         try:
             async with asyncio.timeout(self._settings.publish_timeout_seconds):
                 futures = [
@@ -102,6 +108,9 @@ class EventPublisher:
                 # shield: a timeout must not cancel aiokafka's own delivery futures.
                 await asyncio.shield(asyncio.gather(*futures))
         except TimeoutError as exc:
+            self._metrics.refused(source, len(records))
             raise BrokerUnavailableError("Kafka did not acknowledge in time") from exc
         except KafkaError as exc:
+            self._metrics.refused(source, len(records))
             raise BrokerUnavailableError(f"Kafka refused the write: {exc}") from exc
+        self._metrics.published(source, len(records), started)

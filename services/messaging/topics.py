@@ -14,6 +14,9 @@ from services.messaging.settings import KafkaSettings
 
 LEAD_EVENTS = "accord.lead-events"
 LEAD_DECISIONS = "accord.lead-decisions"
+# CRM changes are keyed by the CRM object (e.g. hubspot:<portal>:contact:<id>): a change
+# does not always carry the email, so the router resolves it to a lead key.
+CRM_CHANGES = "accord.crm-changes"
 SYNC_DEAD_LETTERS = "accord.sync.dead-letters"
 ROUTER_DEAD_LETTERS = "accord.router.dead-letters"
 ROUTER_APP_ID = "accord-router"
@@ -41,6 +44,8 @@ def accord_topics(settings: KafkaSettings) -> list[TopicSpec]:
     """Every topic Accord needs, named with the configured prefix."""
     return [
         TopicSpec(settings.topic(LEAD_EVENTS), 6,
+                  {"cleanup.policy": "delete", "retention.ms": _WEEK_MS}),
+        TopicSpec(settings.topic(CRM_CHANGES), 6,
                   {"cleanup.policy": "delete", "retention.ms": _WEEK_MS}),
         TopicSpec(settings.topic(LEAD_DECISIONS), 6,
                   {"cleanup.policy": "delete", "retention.ms": _WEEK_MS}),

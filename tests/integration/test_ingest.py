@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -16,28 +15,10 @@ from services.messaging.settings import KafkaSettings
 from services.messaging.topics import LEAD_EVENTS
 from tests.builders import a_lead
 from tests.conftest import free_port, read_records
+from tests.integration.conftest import API_KEY
 from tests.integration.service_processes import ServiceProcess, start_service, wait_for_http
 
 pytestmark = pytest.mark.integration
-API_KEY = "integration-test-key"
-
-
-@pytest.fixture(scope="module")
-def ingest(kafka: KafkaSettings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real ingest process publishing to this session's topics; yields its base URL."""
-    port = free_port()
-    process = start_service("services.ingest", {
-        "ACCORD_INGEST_PORT": str(port),
-        "ACCORD_INGEST_API_KEYS": json.dumps([API_KEY]),
-        "ACCORD_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-        "ACCORD_KAFKA_TOPIC_PREFIX": kafka.topic_prefix,
-    }, tmp_path_factory.mktemp("ingest") / "ingest.log")
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{url}/health/ready", process)
-        yield url
-    finally:
-        process.stop()
 
 
 def post(url: str, body: object, key: str | None = API_KEY, **kwargs: object) -> httpx.Response:
