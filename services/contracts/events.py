@@ -32,7 +32,9 @@ class _Contract(BaseModel):
 class LeadFields(_Contract):
     """What is known about a person and their company; every field but email is optional."""
 
-    email: EmailStr
+    email: EmailStr = Field(description=(
+        "A deliverable address; special-use domains (.arpa, .invalid, .local, .localhost, "
+        ".onion, .test) are refused with 422"))
     first_name: str | None = Field(default=None, max_length=80)
     last_name: str | None = Field(default=None, max_length=80)
     company: str | None = Field(default=None, max_length=255)

@@ -7,12 +7,18 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.ingest import event_routes, health_routes, lead_routes, metrics_routes
 from services.ingest.body_limit import BodyLimitMiddleware
 from services.ingest.idempotency import IdempotencyStore
 from services.ingest.metrics import IngestMetrics, RequestMetricsMiddleware
-from services.ingest.problems import ProblemError, handle_problem, handle_validation
+from services.ingest.problems import (
+    ProblemError,
+    handle_http_error,
+    handle_problem,
+    handle_validation,
+)
 from services.ingest.publisher import EventPublisher
 from services.ingest.settings import IngestSettings
 
@@ -40,6 +46,7 @@ def create_app(settings: IngestSettings | None = None,
     app.state.idempotency = IdempotencyStore()
     app.add_exception_handler(ProblemError, handle_problem)
     app.add_exception_handler(RequestValidationError, handle_validation)
+    app.add_exception_handler(StarletteHTTPException, handle_http_error)
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
     # Outermost: refuse oversized bodies before anything reads them.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)

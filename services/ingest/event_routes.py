@@ -51,7 +51,8 @@ class RevenueIn(BaseModel):
 
     type: Literal["revenue"]
     email: EmailStr
-    amount: Decimal = Field(ge=0, max_digits=14, decimal_places=2)
+    amount: str = Field(pattern=r"^[0-9]{1,12}(\.[0-9]{1,2})?$",
+                        description="A decimal string, e.g. \"48000.00\"", examples=["48000.00"])
     currency: str = Field(min_length=3, max_length=3, pattern="^[A-Z]{3}$")
     occurred_at: datetime
     reference: str = Field(min_length=1, max_length=120)
@@ -77,13 +78,13 @@ def record_engagement(body: EngagementIn, now: datetime) -> EngagementRecorded:
 def record_revenue(body: RevenueIn) -> RevenueRecorded:
     """The event for a revenue post."""
     return RevenueRecorded(
-        lead_key=lead_key_for(body.email), email=body.email, amount=body.amount,
+        lead_key=lead_key_for(body.email), email=body.email, amount=Decimal(body.amount),
         currency=body.currency, occurred_at=body.occurred_at, reference=body.reference,
         system=body.system)
 
 
 @router.post("/v1/events", status_code=202, response_model=EventAccepted,
-             responses=problem_responses(401, 409, 413, 415, 422, 503))
+             responses=problem_responses(400, 401, 409, 413, 415, 422, 503))
 async def post_event(
     event: Annotated[EngagementIn | RevenueIn, Body(discriminator="type")],
     request: Request, sender: AuthenticatedSender, _: JsonBody,

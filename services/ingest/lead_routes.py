@@ -62,7 +62,7 @@ def _record(event: LeadCaptured, event_id: str) -> KafkaRecord:
 
 
 @router.post("/v1/leads", status_code=202, response_model=LeadAccepted,
-             responses=problem_responses(401, 409, 413, 415, 422, 503))
+             responses=problem_responses(400, 401, 409, 413, 415, 422, 503))
 async def post_lead(lead: LeadFields, request: Request, sender: AuthenticatedSender,
                     _: JsonBody, idempotency_key: IdempotencyKey = None) -> Response:
     """Accept one lead; answers 202 only after Kafka acknowledged it (acks=all)."""
@@ -82,10 +82,20 @@ def _errors(exc: ValidationError) -> list[dict[str, str]]:
             for e in exc.errors()]
 
 
+# Items are validated one by one (so one bad lead does not sink the batch); the document
+# still describes each item as a lead.
+_BATCH_BODY = {"requestBody": {"content": {"application/json": {"schema": {
+    "type": "object", "required": ["leads"], "additionalProperties": False,
+    "properties": {"leads": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH,
+                             "items": {"$ref": "#/components/schemas/LeadFields"}}},
+}}}}}
+
+
 @router.post("/v1/leads/batch", status_code=202, response_model=BatchAnswer,
-             responses={207: {"description": "Some leads were rejected; see each result",
-                              "model": BatchAnswer},
-                        **problem_responses(401, 409, 413, 415, 422, 503)})
+             openapi_extra=_BATCH_BODY,
+             responses={207: {"description": "Some or all leads were rejected; each result "
+                                             "says why", "model": BatchAnswer},
+                        **problem_responses(400, 401, 409, 413, 415, 422, 503)})
 async def post_leads(
     request: Request, sender: AuthenticatedSender, _: JsonBody,
     leads: Annotated[list[dict[str, Any]], Body(min_length=1, max_length=MAX_BATCH,
@@ -94,8 +104,8 @@ async def post_leads(
 ) -> Response:
     """Accept up to 100 leads; each is validated and answered on its own.
 
-    202 when all were accepted, 207 when some were rejected (the accepted ones are on Kafka),
-    422 when none was valid.
+    202 when all were accepted; 207 when some or all were rejected (the accepted ones are
+    on Kafka, each rejected one lists its fields at fault).
     """
     settings: IngestSettings = request.app.state.settings
 
@@ -114,7 +124,7 @@ async def post_leads(
             results.append(ItemResult(index=index, status=202, event_id=event_id,
                                       lead_key=event.lead_key))
         accepted = len(records)
-        status = 202 if accepted == len(leads) else 207 if accepted else 422
+        status = 202 if accepted == len(leads) else 207
         answer = BatchAnswer(accepted=accepted, rejected=len(leads) - accepted,
                              results=results)
         return Outcome(settings.kafka.topic(LEAD_EVENTS), records, status,

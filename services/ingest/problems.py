@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -56,3 +57,12 @@ async def handle_validation(_: Request, exc: Exception) -> JSONResponse:
     fields = ", ".join(sorted({e["field"] for e in errors}))
     return problem_response(422, "Invalid fields", f"invalid value for: {fields}",
                             errors=errors)
+
+
+async def handle_http_error(_: Request, exc: Exception) -> JSONResponse:
+    """The framework's own errors (an unreadable body, a wrong method) as problem details."""
+    assert isinstance(exc, StarletteHTTPException)
+    title = {400: "Unreadable body", 404: "Not found", 405: "Method not allowed"}.get(
+        exc.status_code, "Request refused")
+    return problem_response(exc.status_code, title, str(exc.detail),
+                            headers=dict(exc.headers or {}))
