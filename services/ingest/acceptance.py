@@ -18,6 +18,7 @@ from fastapi.responses import Response
 
 from services.contracts.envelope import KafkaRecord
 from services.ingest.idempotency import (
+    IDEMPOTENCY_HEADER,
     IdempotencyStore,
     StoredAnswer,
     body_fingerprint,
@@ -27,8 +28,6 @@ from services.ingest.problems import ProblemError
 from services.ingest.publisher import BrokerUnavailableError, EventPublisher
 from services.ingest.sender_auth import Sender
 from services.ingest.settings import IngestSettings
-
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 @dataclass(frozen=True)
@@ -68,9 +67,6 @@ async def accept(request: Request, sender: Sender, idempotency_key: str | None,
     key = idempotency_key or sender.webhook_id
     fingerprint = body_fingerprint(await request.body())
     if key is not None:
-        if len(key) > 255:
-            raise ProblemError(400, "Invalid idempotency key", "keys are at most 255 characters",
-                               header=IDEMPOTENCY_HEADER)
         stored = store.replay(sender.identity, key, fingerprint)
         if stored is not None:
             return _json_response(stored.status, stored.body)

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Header, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, TypeAdapter
 
 from services.contracts.envelope import encode
 from services.contracts.events import (
@@ -20,10 +20,9 @@ from services.contracts.events import (
     RevenueRecorded,
 )
 from services.contracts.lead_key import lead_key_for
-from services.ingest.acceptance import IDEMPOTENCY_HEADER, EventIds, Outcome, accept
-from services.ingest.lead_routes import JsonBody
+from services.ingest.acceptance import EventIds, Outcome, accept
+from services.ingest.incoming import json_route_docs, read_json
 from services.ingest.openapi_docs import problem_responses
-from services.ingest.sender_auth import AuthenticatedSender
 from services.ingest.settings import IngestSettings
 from services.messaging.topics import LEAD_EVENTS
 
@@ -83,16 +82,18 @@ def record_revenue(body: RevenueIn) -> RevenueRecorded:
         system=body.system)
 
 
+_EVENT: TypeAdapter[EngagementIn | RevenueIn] = TypeAdapter(
+    Annotated[EngagementIn | RevenueIn, Field(discriminator="type")])
+
+
 @router.post("/v1/events", status_code=202, response_model=EventAccepted,
+             openapi_extra=json_route_docs(_EVENT.json_schema()),
              responses=problem_responses(400, 401, 409, 413, 415, 422, 503))
-async def post_event(
-    event: Annotated[EngagementIn | RevenueIn, Body(discriminator="type")],
-    request: Request, sender: AuthenticatedSender, _: JsonBody,
-    idempotency_key: Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER,
-                                                  max_length=255)] = None,
-) -> Response:
+async def post_event(request: Request) -> Response:
     """Accept one engagement or revenue event; 202 only after Kafka acknowledged it."""
     settings: IngestSettings = request.app.state.settings
+    incoming = await read_json(request, _EVENT)
+    event = incoming.body
 
     def build(ids: EventIds) -> Outcome:
         event_id = ids.for_index(0)
@@ -109,4 +110,4 @@ async def post_event(
         body = EventAccepted(event_id=event_id, lead_key=lead_key).model_dump()
         return Outcome(settings.kafka.topic(LEAD_EVENTS), [record], 202, body)
 
-    return await accept(request, sender, idempotency_key, build)
+    return await accept(request, incoming.sender, incoming.idempotency_key, build)

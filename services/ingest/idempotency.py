@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 _NAMESPACE = uuid.UUID("0b5f4d9e-8a43-4f55-bb0e-1c6c1d2d7e10")
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 @dataclass(frozen=True)

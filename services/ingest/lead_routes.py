@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Header, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from services.contracts.envelope import KafkaRecord, encode
 from services.contracts.events import LEAD_CAPTURED, LeadCaptured, LeadFields
 from services.contracts.lead_key import lead_key_for
-from services.ingest.acceptance import IDEMPOTENCY_HEADER, EventIds, Outcome, accept
-from services.ingest.json_body import require_json
+from services.ingest.acceptance import EventIds, Outcome, accept
+from services.ingest.incoming import json_route_docs, read_json
 from services.ingest.openapi_docs import problem_responses
-from services.ingest.sender_auth import AuthenticatedSender
 from services.ingest.settings import IngestSettings
 from services.messaging.topics import LEAD_EVENTS
 
@@ -23,8 +22,6 @@ SOURCE = "/accord/ingest/v1/leads"
 MAX_BATCH = 100
 
 router = APIRouter(tags=["leads"])
-IdempotencyKey = Annotated[str | None, Header(alias=IDEMPOTENCY_HEADER, max_length=255)]
-JsonBody = Annotated[None, Depends(require_json)]
 
 
 class LeadAccepted(BaseModel):
@@ -32,6 +29,14 @@ class LeadAccepted(BaseModel):
 
     event_id: str
     lead_key: str
+
+
+class LeadBatch(BaseModel):
+    """Up to 100 leads; each is validated on its own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    leads: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 class ItemResult(BaseModel):
@@ -52,6 +57,14 @@ class BatchAnswer(BaseModel):
     results: list[ItemResult]
 
 
+_LEAD = TypeAdapter(LeadFields)
+_BATCH = TypeAdapter(LeadBatch)
+# The document describes each batch item as a lead (they are validated one by one).
+_BATCH_SCHEMA = {**LeadBatch.model_json_schema(), "properties": {"leads": {
+    "type": "array", "minItems": 1, "maxItems": MAX_BATCH,
+    "items": LeadFields.model_json_schema()}}}
+
+
 def capture(fields: LeadFields, now: datetime) -> LeadCaptured:
     """The event that records a submitted lead."""
     return LeadCaptured(lead_key=lead_key_for(fields.email), fields=fields, captured_at=now)
@@ -62,19 +75,20 @@ def _record(event: LeadCaptured, event_id: str) -> KafkaRecord:
 
 
 @router.post("/v1/leads", status_code=202, response_model=LeadAccepted,
+             openapi_extra=json_route_docs(LeadFields.model_json_schema()),
              responses=problem_responses(400, 401, 409, 413, 415, 422, 503))
-async def post_lead(lead: LeadFields, request: Request, sender: AuthenticatedSender,
-                    _: JsonBody, idempotency_key: IdempotencyKey = None) -> Response:
+async def post_lead(request: Request) -> Response:
     """Accept one lead; answers 202 only after Kafka acknowledged it (acks=all)."""
     settings: IngestSettings = request.app.state.settings
+    incoming = await read_json(request, _LEAD)
 
     def build(ids: EventIds) -> Outcome:
-        event = capture(lead, datetime.now(UTC))
+        event = capture(incoming.body, datetime.now(UTC))
         event_id = ids.for_index(0)
-        body = LeadAccepted(event_id=event_id, lead_key=event.lead_key).model_dump()
+        body = {"event_id": event_id, "lead_key": event.lead_key}
         return Outcome(settings.kafka.topic(LEAD_EVENTS), [_record(event, event_id)], 202, body)
 
-    return await accept(request, sender, idempotency_key, build)
+    return await accept(request, incoming.sender, incoming.idempotency_key, build)
 
 
 def _errors(exc: ValidationError) -> list[dict[str, str]]:
@@ -82,40 +96,27 @@ def _errors(exc: ValidationError) -> list[dict[str, str]]:
             for e in exc.errors()]
 
 
-# Items are validated one by one (so one bad lead does not sink the batch); the document
-# still describes each item as a lead.
-_BATCH_BODY = {"requestBody": {"content": {"application/json": {"schema": {
-    "type": "object", "required": ["leads"], "additionalProperties": False,
-    "properties": {"leads": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH,
-                             "items": {"$ref": "#/components/schemas/LeadFields"}}},
-}}}}}
-
-
 @router.post("/v1/leads/batch", status_code=202, response_model=BatchAnswer,
-             openapi_extra=_BATCH_BODY,
+             openapi_extra=json_route_docs(_BATCH_SCHEMA),
              responses={207: {"description": "Some or all leads were rejected; each result "
                                              "says why", "model": BatchAnswer},
                         **problem_responses(400, 401, 409, 413, 415, 422, 503)})
-async def post_leads(
-    request: Request, sender: AuthenticatedSender, _: JsonBody,
-    leads: Annotated[list[dict[str, Any]], Body(min_length=1, max_length=MAX_BATCH,
-                                                embed=True)],
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
+async def post_leads(request: Request) -> Response:
     """Accept up to 100 leads; each is validated and answered on its own.
 
     202 when all were accepted; 207 when some or all were rejected (the accepted ones are
     on Kafka, each rejected one lists its fields at fault).
     """
     settings: IngestSettings = request.app.state.settings
+    incoming = await read_json(request, _BATCH)
 
     def build(ids: EventIds) -> Outcome:
         now = datetime.now(UTC)
         results: list[ItemResult] = []
         records: list[KafkaRecord] = []
-        for index, raw in enumerate(leads):
+        for index, raw in enumerate(incoming.body.leads):
             try:
-                event = capture(LeadFields.model_validate(raw), now)
+                event = capture(_LEAD.validate_python(raw), now)
             except ValidationError as exc:
                 results.append(ItemResult(index=index, status=422, errors=_errors(exc)))
                 continue
@@ -124,10 +125,10 @@ async def post_leads(
             results.append(ItemResult(index=index, status=202, event_id=event_id,
                                       lead_key=event.lead_key))
         accepted = len(records)
-        status = 202 if accepted == len(leads) else 207
-        answer = BatchAnswer(accepted=accepted, rejected=len(leads) - accepted,
+        status = 202 if accepted == len(incoming.body.leads) else 207
+        answer = BatchAnswer(accepted=accepted, rejected=len(results) - accepted,
                              results=results)
         return Outcome(settings.kafka.topic(LEAD_EVENTS), records, status,
                        answer.model_dump(exclude_none=True))
 
-    return await accept(request, sender, idempotency_key, build)
+    return await accept(request, incoming.sender, incoming.idempotency_key, build)

@@ -37,7 +37,7 @@ class Problem(BaseModel):
     errors: list[FieldProblem] | None = None
 
 
-def _inline(schema: dict[str, Any]) -> dict[str, Any]:
+def inline_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """Resolve local ``$defs`` refs: the schema is embedded in the OpenAPI document."""
     defs = schema.pop("$defs", {})
 
@@ -55,7 +55,7 @@ def _inline(schema: dict[str, Any]) -> dict[str, Any]:
     return resolved
 
 
-PROBLEM_SCHEMA = _inline(Problem.model_json_schema())
+PROBLEM_SCHEMA = inline_schema(Problem.model_json_schema())
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import Request
@@ -44,19 +45,23 @@ def _field_path(location: tuple[int | str, ...]) -> str:
     return ".".join(parts) or "body"
 
 
-async def handle_validation(_: Request, exc: Exception) -> JSONResponse:
-    """Answer 422 (or 400 for unreadable JSON) listing each field at fault."""
-    assert isinstance(exc, RequestValidationError)
+def validation_problem(raw_errors: Sequence[Mapping[str, Any]]) -> ProblemError:
+    """422 (or 400 for unreadable JSON) listing each field at fault, from pydantic errors."""
     errors = [
         {"field": _field_path(tuple(e["loc"])), "message": e["msg"], "type": e["type"]}
-        for e in exc.errors()
+        for e in raw_errors
     ]
     if any(e["type"] == "json_invalid" for e in errors):
-        return problem_response(400, "Unreadable body", "the body is not valid JSON",
-                                errors=errors)
-    fields = ", ".join(sorted({e["field"] for e in errors}))
-    return problem_response(422, "Invalid fields", f"invalid value for: {fields}",
+        return ProblemError(400, "Unreadable body", "the body is not valid JSON",
                             errors=errors)
+    fields = ", ".join(sorted({e["field"] for e in errors}))
+    return ProblemError(422, "Invalid fields", f"invalid value for: {fields}", errors=errors)
+
+
+async def handle_validation(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's own validation errors (query, path) answered like ours."""
+    assert isinstance(exc, RequestValidationError)
+    return await handle_problem(request, validation_problem(exc.errors()))
 
 
 async def handle_http_error(_: Request, exc: Exception) -> JSONResponse:

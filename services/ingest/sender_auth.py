@@ -8,10 +8,9 @@ timestamp window of five minutes on both sides.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated
 
-from fastapi import Depends, Header, Request
 from pydantic import SecretStr
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
@@ -57,24 +56,17 @@ def verify_standard_webhook(body: bytes, headers: dict[str, str],
                        header=header)
 
 
-async def authenticated_sender(
-    request: Request,
-    x_api_key: Annotated[str | None, Header(alias=API_KEY_HEADER)] = None,
-    webhook_signature: Annotated[str | None, Header(alias=SIGNATURE_HEADER)] = None,
-    webhook_id: Annotated[str | None, Header(alias="webhook-id")] = None,
-    webhook_timestamp: Annotated[str | None, Header(alias="webhook-timestamp")] = None,
-) -> Sender:
-    """FastAPI dependency: authenticate before the body is validated."""
-    settings: IngestSettings = request.app.state.settings
-    if webhook_signature is not None and x_api_key is None:
-        body = await request.body()
+def authenticate(headers: Mapping[str, str], body: bytes,
+                 settings: IngestSettings) -> Sender:
+    """An API key, or else a Standard Webhooks signature; 401 naming the header otherwise."""
+    api_key = headers.get(API_KEY_HEADER)
+    signature = headers.get(SIGNATURE_HEADER)
+    if signature is not None and api_key is None:
         return verify_standard_webhook(body, {
-            "webhook-id": webhook_id or "", "webhook-timestamp": webhook_timestamp or "",
-            "webhook-signature": webhook_signature,
+            "webhook-id": headers.get("webhook-id", ""),
+            "webhook-timestamp": headers.get("webhook-timestamp", ""),
+            "webhook-signature": signature,
         }, settings.webhook_secrets)
-    check_api_key(x_api_key, settings.api_keys)
-    assert x_api_key is not None
-    return Sender(f"key:{_fingerprint(x_api_key)}")
-
-
-AuthenticatedSender = Annotated[Sender, Depends(authenticated_sender)]
+    check_api_key(api_key, settings.api_keys)
+    assert api_key is not None
+    return Sender(f"key:{_fingerprint(api_key)}")
