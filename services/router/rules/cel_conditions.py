@@ -27,8 +27,9 @@ _POSITION = re.compile(r"<input>:(\d+):(\d+): (.*)")
 class ConditionError(ValueError):
     """A condition does not compile or cannot be evaluated; ``hint`` says what to write."""
 
-    def __init__(self, message: str, hint: str, column: int | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, hint: str, column: int | None = None,
+                 source: str | None = None) -> None:
+        super().__init__(f"{message} in `{source}`" if source else message)
         self.message = message
         self.hint = hint
         self.column = column
@@ -56,13 +57,21 @@ class Condition:
         """Evaluate; a runtime error (a misspelt field, a type clash) raises ConditionError."""
         result = self._program.eval(data={"lead": lead, "score": score, "stage": stage})
         if result.type() == cel.Type.ERROR:
-            raise ConditionError(f"`{self.source}` failed: {result.value()}",
-                                 _runtime_hint(str(result.value())))
+            raise ConditionError(_runtime_message(str(result.value())),
+                                 _runtime_hint(str(result.value())), source=self.source)
         value = result.value()
         if not isinstance(value, bool):
-            raise ConditionError(f"`{self.source}` gave {value!r}, not true or false",
-                                 "compare something, e.g. lead.employees >= 1000")
+            raise ConditionError(f"gave {value!r}, not true or false",
+                                 "compare something, e.g. lead.employees >= 1000",
+                                 source=self.source)
         return value
+
+
+def _runtime_message(message: str) -> str:
+    missing = re.search(r'Key not found in map : "([^"]+)"', message)
+    if missing:
+        return f"unknown field `lead.{missing.group(1)}`"
+    return f"evaluation failed: {message}"
 
 
 def _runtime_hint(message: str) -> str:
