@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 BROKER := .local/kafka/libs/.fetched
 
-.PHONY: run test lint setup clean-local
+.PHONY: run test lint setup clean-local bench
 
 # The virtual environment, the project and its tools; redone only when pyproject changes.
 $(INSTALLED): pyproject.toml
@@ -34,6 +34,10 @@ test: setup lint
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check services sandboxes deploy tests
 	$(VENV)/bin/mypy
+
+## bench: the benchmarks (figures and ratios against baselines measured in the same run)
+bench: setup
+	$(PY) -m bench.ingest_bench
 
 ## clean-local: forget local data (broker log, sandbox records, logs); jars are kept
 clean-local:
