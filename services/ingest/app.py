@@ -9,7 +9,13 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.ingest import event_routes, health_routes, lead_routes, metrics_routes
+from services.ingest import (
+    event_routes,
+    health_routes,
+    hubspot_webhooks,
+    lead_routes,
+    metrics_routes,
+)
 from services.ingest.body_limit import BodyLimitMiddleware
 from services.ingest.idempotency import IdempotencyStore
 from services.ingest.metrics import IngestMetrics, RequestMetricsMiddleware
@@ -52,6 +58,7 @@ def create_app(settings: IngestSettings | None = None,
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.include_router(lead_routes.router)
     app.include_router(event_routes.router)
+    app.include_router(hubspot_webhooks.router)
     app.include_router(health_routes.router)
     app.include_router(metrics_routes.router)
     return app
