@@ -34,3 +34,44 @@ def an_envelope(event: LeadCaptured, event_id: str = "evt-1",
     """A received CloudEvent carrying ``event``, as the router sees it."""
     record = encode(LEAD_CAPTURED, source, event.lead_key, event, event_id=event_id)
     return decode(record.key, record.value, record.headers)
+
+
+def an_example_of(event_type: str) -> Any:
+    """A realistic instance of each contract type, for round-trip checks."""
+    from decimal import Decimal
+
+    from deploy.local.kafka_broker import REPO_ROOT
+    from services.contracts import events as ev
+    from services.router.decide import decide
+    from services.router.golden_record import merge_captured, new_record
+    from services.router.rules.loader import load_rules
+
+    now = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
+    captured = a_captured_lead(at=now)
+    if event_type == ev.LEAD_CAPTURED:
+        return captured
+    if event_type == ev.LEAD_ROUTED:
+        rules = load_rules(REPO_ROOT / "rules" / "leads.yaml")
+        record = merge_captured(new_record(captured.lead_key), "e1", captured, "/test")
+        return decide(rules, record, "e1", now)
+    if event_type == ev.HUBSPOT_CHANGE_RECEIVED:
+        return ev.HubSpotChangeReceived(
+            event_id=1, subscription_id=77, portal_id=62515, app_id=4400001, occurred_at=now,
+            subscription_type="contact.propertyChange", attempt_number=0, object_id=101,
+            object_type="contact", change_source="CRM_UI", property_name="lifecyclestage",
+            property_value="customer")
+    if event_type == ev.SALESFORCE_CHANGE_RECEIVED:
+        return ev.SalesforceChangeReceived(
+            organization_id="00D000000000001AAA", action_id="04k000000000001AAA",
+            notification_id="04l000000000001AAA", sobject_type="Lead",
+            sobject_id="00Q000000000001AAA", fields={"Status": "Working - Contacted",
+                                                     "Email": None}, received_at=now)
+    if event_type == ev.ENGAGEMENT_RECORDED:
+        return ev.EngagementRecorded(
+            lead_key="eve@buyer.example", email="eve@buyer.example", action="webinar_signup",
+            occurred_at=now, attribution=ev.Attribution(campaign="q4", utm_source="linkedin"))
+    if event_type == ev.REVENUE_RECORDED:
+        return ev.RevenueRecorded(
+            lead_key="eve@buyer.example", email="eve@buyer.example", amount=Decimal("48000.00"),
+            currency="EUR", occurred_at=now, reference="INV-1", system="billing")
+    raise KeyError(event_type)

@@ -15,7 +15,7 @@ from services.contracts.schema_files import expected_schema, render, schema_path
 from services.router.decide import decide
 from services.router.golden_record import merge_captured, new_record
 from services.router.rules.loader import load_rules
-from tests.builders import a_captured_lead
+from tests.builders import a_captured_lead, an_example_of
 
 
 @pytest.mark.parametrize("event_type", sorted(CONTRACTS))
@@ -75,3 +75,33 @@ def test_given_a_value_that_is_not_json_when_decoded_then_envelope_error():
     record = encode(LEAD_CAPTURED, "/test", event.lead_key, event)
     with pytest.raises(EnvelopeError):
         decode(record.key, b"{not json", record.headers)
+
+
+def _sdk_encoding(record):
+    """What the CloudEvents SDK itself produces for the same event."""
+    from cloudevents.core.bindings import kafka as ce_kafka
+    from cloudevents.core.v1.event import CloudEvent
+
+    decoded = decode(record.key, record.value, record.headers)
+    attributes = {"id": decoded.id, "type": decoded.type, "source": decoded.source,
+                  "datacontenttype": "application/json", "dataschema": decoded.dataschema}
+    return ce_kafka.to_binary_event(CloudEvent(attributes=attributes, data=decoded.data),
+                                    key_mapper=lambda _: record.key.decode())
+
+
+@pytest.mark.parametrize("event_type", sorted(CONTRACTS))
+def test_given_each_contract_when_encoded_then_the_sdk_reads_it_as_it_would_write_it(
+        event_type):
+    instance = an_example_of(event_type)
+    record = encode(event_type, "/test", "key@example.com", instance)
+    sdk = _sdk_encoding(record)
+    ours = dict(record.headers)
+    assert set(ours) == set(sdk.headers)
+    for name in ("ce_id", "ce_type", "ce_source", "ce_specversion", "ce_dataschema",
+                 "content-type"):
+        assert ours[name] == sdk.headers[name]
+    assert json.loads(record.value) == json.loads(sdk.value)
+    assert type(instance).model_validate_json(record.value) == instance
+    schema = json.loads(schema_path(event_type).read_text())
+    jsonschema.validate(json.loads(record.value), schema,
+                        format_checker=jsonschema.FormatChecker())
