@@ -32,7 +32,7 @@ test: setup lint
 	exit $$status
 
 lint: $(INSTALLED)
-	$(VENV)/bin/ruff check services sandboxes deploy tests
+	$(VENV)/bin/ruff check services sandboxes deploy tests bench
 	$(VENV)/bin/mypy
 
 ## bench: the benchmarks (figures and ratios against baselines measured in the same run)

@@ -53,7 +53,7 @@ def vegeta() -> str:
         if shutil.which("go") is None:
             sys.exit("the benchmark needs Go to install vegeta (a load generator)")
         print("installing vegeta from the Go module proxy ...", flush=True)
-        subprocess.run(["go", "install", VEGETA], check=True,  # noqa: S603, S607
+        subprocess.run(["go", "install", VEGETA], check=True,
                        env={**os.environ, "GOBIN": str(BIN_DIR)})
     return str(path)
 
@@ -103,11 +103,11 @@ def attack(url: str, target: Target, seconds: float, rate: int | None) -> dict[s
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as targets:
         targets.write(json.dumps(spec) + "\n")
     pace = ["-rate=0", "-max-workers=64"] if rate is None else [f"-rate={rate}/s"]
-    results = subprocess.run(  # noqa: S603
+    results = subprocess.run(
         [vegeta(), "attack", "-format=json", f"-targets={targets.name}",
          f"-duration={seconds}s", "-timeout=10s", *pace],
         capture_output=True, check=True).stdout
-    report = subprocess.run([vegeta(), "report", "-type=json"], input=results,  # noqa: S603
+    report = subprocess.run([vegeta(), "report", "-type=json"], input=results,
                             capture_output=True, check=True).stdout
     Path(targets.name).unlink()
     parsed: dict[str, Any] = json.loads(report)
@@ -140,7 +140,7 @@ def start_server(kind: str, port: int, env: dict[str, str], log: Path
                  ) -> subprocess.Popen[bytes]:
     module = ["services.ingest"] if kind == "kafka" else ["bench.servers", kind, str(port)]
     with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", *module],  # noqa: S603
+        process = subprocess.Popen([sys.executable, "-m", *module],
                                    cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                                    start_new_session=True)
     deadline = time.monotonic() + 30
