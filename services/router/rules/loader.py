@@ -10,6 +10,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from services.router.rules.cel_conditions import Condition, ConditionError, compile_condition
+from services.router.rules.examples import parse_examples
 from services.router.rules.model import Assignment, Route, RuleSet, ScoringRule, StageRule
 
 STAGES = ("mql", "sql", "nurture", "disqualified")
@@ -36,7 +37,7 @@ class RuleFileError(ValueError):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
-class _Reader:
+class NodeReader:
     """Walks the YAML node tree, collecting problems instead of stopping at the first."""
 
     def __init__(self, file: str) -> None:
@@ -86,7 +87,7 @@ class _Reader:
                              "allowed keys: " + ", ".join(sorted(allowed)))
 
 
-def _scoring(reader: _Reader, node: Node) -> list[ScoringRule]:
+def _scoring(reader: NodeReader, node: Node) -> list[ScoringRule]:
     rules = []
     for entry in reader.sequence(node, "scoring"):
         fields = reader.mapping(entry, "a scoring rule")
@@ -108,7 +109,7 @@ def _scoring(reader: _Reader, node: Node) -> list[ScoringRule]:
     return rules
 
 
-def _stages(reader: _Reader, node: Node) -> list[StageRule]:
+def _stages(reader: NodeReader, node: Node) -> list[StageRule]:
     rules = []
     for entry in reader.sequence(node, "stages"):
         fields = reader.mapping(entry, "a stage rule")
@@ -127,7 +128,7 @@ def _stages(reader: _Reader, node: Node) -> list[StageRule]:
     return rules
 
 
-def _assignment(reader: _Reader, node: Node | None, parent: Node) -> Assignment | None:
+def _assignment(reader: NodeReader, node: Node | None, parent: Node) -> Assignment | None:
     if node is None:
         reader.problem(parent, "missing `assign`", "add `assign: {user: rep@example.com}`")
         return None
@@ -150,7 +151,7 @@ def _assignment(reader: _Reader, node: Node | None, parent: Node) -> Assignment 
     return Assignment(kind, email.lower())
 
 
-def _routes(reader: _Reader, node: Node) -> list[Route]:
+def _routes(reader: NodeReader, node: Node) -> list[Route]:
     routes: list[Route] = []
     entries = reader.sequence(node, "routing")
     for index, entry in enumerate(entries):
@@ -181,7 +182,7 @@ def _routes(reader: _Reader, node: Node) -> list[Route]:
 
 def parse_rules(text: str, file: str = "<rules>") -> RuleSet:
     """Parse rule-file text; raises ``RuleFileError`` listing every problem."""
-    reader = _Reader(file)
+    reader = NodeReader(file)
     try:
         root = yaml.compose(text)
     except yaml.YAMLError as exc:
@@ -203,9 +204,15 @@ def parse_rules(text: str, file: str = "<rules>") -> RuleSet:
     if "routing" not in top:
         reader.problem(root, "missing `routing`", "add a `routing:` list ending with a default")
     routes = _routes(reader, top["routing"]) if "routing" in top else []
+    # Names an example expects are only checked against a rule set that loaded completely.
+    known = None if reader.problems else [
+        *(f"scoring.{r.name}" for r in scoring), *(f"stages.{r.stage}" for r in stages),
+        *(f"routing.{r.name}" for r in routes)]
+    examples = parse_examples(reader, top["examples"], known) if "examples" in top else []
     if reader.problems or version is None:
         raise RuleFileError(reader.problems)
-    return RuleSet(version, tuple(scoring), tuple(stages), tuple(routes), source=file)
+    return RuleSet(version, tuple(scoring), tuple(stages), tuple(routes), source=file,
+                   examples=tuple(examples))
 
 
 def load_rules(path: Path) -> RuleSet:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from services.contracts.events import LeadFields, Stage
 from services.router.rules.cel_conditions import Condition
 
 
@@ -48,6 +49,27 @@ class Route:
 
 
 @dataclass(frozen=True)
+class Expectation:
+    """What an example's decision must show; ``None`` (or no names) leaves a part unchecked."""
+
+    stage: Stage | None = None
+    owner: str | None = None
+    route: str | None = None
+    score: int | None = None
+    matched: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Example:
+    """A lead in, the expected decision out: kept in the rule file, run before publishing."""
+
+    name: str
+    lead: LeadFields
+    expect: Expectation
+    line: int
+
+
+@dataclass(frozen=True)
 class RuleSet:
     """A whole, validated rule file."""
 
@@ -56,3 +78,4 @@ class RuleSet:
     stages: tuple[StageRule, ...]
     routes: tuple[Route, ...]
     source: str = "<memory>"
+    examples: tuple[Example, ...] = ()
