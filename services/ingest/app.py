@@ -15,6 +15,7 @@ from services.ingest import (
     hubspot_webhooks,
     lead_routes,
     metrics_routes,
+    salesforce_outbound,
 )
 from services.ingest.body_limit import BodyLimitMiddleware
 from services.ingest.idempotency import IdempotencyStore
@@ -59,6 +60,7 @@ def create_app(settings: IngestSettings | None = None,
     app.include_router(lead_routes.router)
     app.include_router(event_routes.router)
     app.include_router(hubspot_webhooks.router)
+    app.include_router(salesforce_outbound.router)
     app.include_router(health_routes.router)
     app.include_router(metrics_routes.router)
     return app

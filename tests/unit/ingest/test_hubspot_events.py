@@ -29,8 +29,8 @@ from services.ingest.hubspot_webhooks import (
     record_for,
 )
 from services.ingest.problems import ProblemError
-from services.ingest.publisher import BrokerUnavailableError
 from services.ingest.settings import IngestSettings
+from tests.recording_publisher import StubPublisher
 
 PORTAL = 62515
 SECRET = "unit-hubspot-secret"
@@ -186,23 +186,6 @@ def test_given_an_invalid_element_when_refused_then_no_value_is_echoed():
 
 
 # --- the route, in process ------------------------------------------------------------------
-
-
-class StubPublisher:
-    """Records what would go to Kafka, or fails like an unreachable broker."""
-
-    def __init__(self, fail: bool = False) -> None:
-        self.fail = fail
-        self.sent: list[tuple[str, list[Any]]] = []
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
-
-    async def publish_many(self, topic: str, records: list[Any]) -> None:
-        if self.fail:
-            raise BrokerUnavailableError("Kafka did not acknowledge in time")
-        self.sent.append((topic, records))
 
 
 def client_for(publisher: StubPublisher) -> TestClient:
