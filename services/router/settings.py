@@ -18,4 +18,6 @@ class RouterSettings(BaseSettings):
     rules_file: Path = Path("rules/leads.yaml")
     # Standby replicas of the golden-record table on other workers speed up fail-over.
     standby_replicas: int = 1
+    # How soon the group notices a dead worker and hands its partitions to the others.
+    session_timeout_seconds: float = 10.0
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)

@@ -53,6 +53,8 @@ def create_router_app(settings: RouterSettings, rules: RuleSet) -> faust.App:
         topic_disable_leader=True,
         topic_replication_factor=kafka.replication_factor,
         table_standby_replicas=settings.standby_replicas,
+        broker_session_timeout=settings.session_timeout_seconds,
+        broker_heartbeat_interval=settings.session_timeout_seconds / 5,
         processing_guarantee="at_least_once",
         consumer_auto_offset_reset="earliest",
         key_serializer="json",
