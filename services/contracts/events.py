@@ -8,9 +8,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+# An address already validated where it entered Accord (ingest runs email-validator on every
+# submission). Contracts state the format for consumers but do not re-run the validator:
+# the router would otherwise pay for it several times per event.
+Email = Annotated[str, Field(min_length=3, max_length=254, json_schema_extra={"format": "email"})]
 
 LEAD_CAPTURED = "dev.accord.lead.captured"
 LEAD_ROUTED = "dev.accord.lead.routed"
@@ -32,9 +37,7 @@ class _Contract(BaseModel):
 class LeadFields(_Contract):
     """What is known about a person and their company; every field but email is optional."""
 
-    email: EmailStr = Field(description=(
-        "A deliverable address; special-use domains (.arpa, .invalid, .local, .localhost, "
-        ".onion, .test) are refused with 422"))
+    email: Email
     first_name: str | None = Field(default=None, max_length=80)
     last_name: str | None = Field(default=None, max_length=80)
     company: str | None = Field(default=None, max_length=255)
@@ -73,7 +76,7 @@ class OwnerAssignment(_Contract):
     """Who owns the lead after routing: a user, or a queue user, named by email."""
 
     kind: Literal["user", "queue"]
-    email: EmailStr
+    email: Email
     route: str = Field(description="Name of the routing entry that matched")
 
 
@@ -149,7 +152,7 @@ class EngagementRecorded(_Contract):
     """``dev.accord.engagement.recorded`` v1: a lead did something marketing counts."""
 
     lead_key: str
-    email: EmailStr
+    email: Email
     action: Engagement
     occurred_at: datetime
     attribution: Attribution = Attribution()
@@ -162,7 +165,7 @@ class RevenueRecorded(_Contract):
     """``dev.accord.revenue.recorded`` v1: a billing system booked revenue for a customer."""
 
     lead_key: str
-    email: EmailStr
+    email: Email
     amount: Decimal = Field(ge=0, max_digits=14, decimal_places=2)
     currency: str = Field(min_length=3, max_length=3, pattern="^[A-Z]{3}$")
     occurred_at: datetime

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, TypeAdapter, ValidationError
 
 from services.contracts.envelope import KafkaRecord, encode
 from services.contracts.events import LEAD_CAPTURED, LeadCaptured, LeadFields
@@ -22,6 +22,15 @@ SOURCE = "/accord/ingest/v1/leads"
 MAX_BATCH = 100
 
 router = APIRouter(tags=["leads"])
+
+
+class LeadSubmission(LeadFields):
+    """A lead as a form or system submits it: the email is checked for deliverability here,
+    once, where it enters Accord."""
+
+    email: EmailStr = Field(description=(
+        "A deliverable address; special-use domains (.arpa, .invalid, .local, .localhost, "
+        ".onion, .test) are refused with 422"))
 
 
 class LeadAccepted(BaseModel):
@@ -57,16 +66,17 @@ class BatchAnswer(BaseModel):
     results: list[ItemResult]
 
 
-_LEAD = TypeAdapter(LeadFields)
+_LEAD = TypeAdapter(LeadSubmission)
 _BATCH = TypeAdapter(LeadBatch)
 # The document describes each batch item as a lead (they are validated one by one).
 _BATCH_SCHEMA = {**LeadBatch.model_json_schema(), "properties": {"leads": {
     "type": "array", "minItems": 1, "maxItems": MAX_BATCH,
-    "items": LeadFields.model_json_schema()}}}
+    "items": LeadSubmission.model_json_schema()}}}
 
 
-def capture(fields: LeadFields, now: datetime) -> LeadCaptured:
+def capture(submitted: LeadFields, now: datetime) -> LeadCaptured:
     """The event that records a submitted lead."""
+    fields = LeadFields.model_validate(submitted.model_dump())
     return LeadCaptured(lead_key=lead_key_for(fields.email), fields=fields, captured_at=now)
 
 
@@ -75,7 +85,7 @@ def _record(event: LeadCaptured, event_id: str) -> KafkaRecord:
 
 
 @router.post("/v1/leads", status_code=202, response_model=LeadAccepted,
-             openapi_extra=json_route_docs(LeadFields.model_json_schema()),
+             openapi_extra=json_route_docs(LeadSubmission.model_json_schema()),
              responses=problem_responses(400, 401, 409, 413, 415, 422, 503))
 async def post_lead(request: Request) -> Response:
     """Accept one lead; answers 202 only after Kafka acknowledged it (acks=all)."""

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from services.contracts.events import LeadRouted, OwnerAssignment, ScoreLine, Stage
 from services.router.golden_record import GoldenRecord, lead_fields, lead_view
+from services.router.rules.cel_conditions import Bindings, first_holding, which_hold
 from services.router.rules.model import RuleSet
 
 _DECISION_NAMESPACE = uuid.UUID("6f7c2a8e-5d1b-4b7e-9a3c-2e1f0d9c8b7a")
@@ -32,24 +33,29 @@ def _next_stage(previous: Stage | None, proposed: Stage) -> Stage:
 def decide(rules: RuleSet, record: GoldenRecord, caused_by: str, now: datetime) -> LeadRouted:
     """Score, qualify and route one lead; the decision lists every rule that matched."""
     lead = lead_view(record)
+    fit = Bindings(lead)
     matched: list[str] = []
     breakdown: list[ScoreLine] = []
-    for rule in rules.scoring:
-        if rule.when.holds(lead, 0):
+    for rule, holds in zip(rules.scoring, which_hold([r.when for r in rules.scoring], fit),
+                           strict=True):
+        if holds:
             breakdown.append(ScoreLine(rule=rule.name, points=rule.points))
             matched.append(f"scoring.{rule.name}")
     score = sum(line.points for line in breakdown)
 
     proposed: Stage = "lead"
-    for stage_rule in rules.stages:
-        if stage_rule.when.holds(lead, score):
-            proposed = stage_rule.stage
-            matched.append(f"stages.{stage_rule.stage}")
-            break
+    scored = Bindings(lead, score)
+    first_stage = first_holding([r.when for r in rules.stages], scored)
+    if first_stage is not None:
+        proposed = rules.stages[first_stage].stage
+        matched.append(f"stages.{proposed}")
     stage = _next_stage(record.stage, proposed)
 
-    route = next(r for r in rules.routes
-                 if r.when is None or r.when.holds(lead, score, stage))
+    qualified = Bindings(lead, score, stage)
+    # The default route (no condition) is last: it wins when no other entry holds.
+    conditional = [r.when for r in rules.routes if r.when is not None]
+    first_route = first_holding(conditional, qualified)
+    route = rules.routes[first_route if first_route is not None else -1]
     matched.append(f"routing.{route.name}")
     return LeadRouted(
         decision_id=decision_id(caused_by, rules.version),

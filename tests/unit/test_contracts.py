@@ -105,3 +105,24 @@ def test_given_each_contract_when_encoded_then_the_sdk_reads_it_as_it_would_writ
     schema = json.loads(schema_path(event_type).read_text())
     jsonschema.validate(json.loads(record.value), schema,
                         format_checker=jsonschema.FormatChecker())
+
+
+@pytest.mark.parametrize("event_type", sorted(CONTRACTS))
+def test_given_what_the_sdk_writes_when_decoded_then_the_same_as_the_sdk_reads_it(event_type):
+    from cloudevents.core.bindings import kafka as ce_kafka
+
+    record = encode(event_type, "/test", "key@example.com", an_example_of(event_type))
+    sdk_message = _sdk_encoding(record)
+    ours = decode(record.key, sdk_message.value, list(sdk_message.headers.items()))
+    theirs = ce_kafka.from_binary_event(sdk_message)
+    assert (ours.id, ours.type, ours.source, ours.dataschema) == (
+        theirs.get_id(), theirs.get_type(), theirs.get_source(), theirs.get_dataschema())
+    assert ours.data == theirs.get_data()
+
+
+def test_given_a_record_of_another_specversion_when_decoded_then_envelope_error():
+    event = a_captured_lead()
+    record = encode(LEAD_CAPTURED, "/test", event.lead_key, event)
+    headers = [(k, b"0.3" if k == "ce_specversion" else v) for k, v in record.headers]
+    with pytest.raises(EnvelopeError, match="specversion"):
+        decode(record.key, record.value, headers)

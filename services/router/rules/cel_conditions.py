@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +47,14 @@ def _hint_for(message: str) -> str:
     return "see the CEL language definition; conditions must be true or false"
 
 
+class Bindings:
+    """The variables conditions read, converted to CEL once and shared by every condition
+    evaluated with them (converting the lead map is most of an evaluation's cost)."""
+
+    def __init__(self, lead: dict[str, Any], score: int = 0, stage: str = "lead") -> None:
+        self.activation = _ENV.Activation({"lead": lead, "score": score, "stage": stage})
+
+
 @dataclass(frozen=True)
 class Condition:
     """A compiled CEL condition over ``lead`` (map of fields), ``score`` and ``stage``."""
@@ -53,9 +62,9 @@ class Condition:
     source: str
     _program: Any
 
-    def holds(self, lead: dict[str, Any], score: int, stage: str = "lead") -> bool:
+    def holds(self, bindings: Bindings) -> bool:
         """Evaluate; a runtime error (a misspelt field, a type clash) raises ConditionError."""
-        result = self._program.eval(data={"lead": lead, "score": score, "stage": stage})
+        result = self._program.eval(bindings.activation)
         if result.type() == cel.Type.ERROR:
             raise ConditionError(_runtime_message(str(result.value())),
                                  _runtime_hint(str(result.value())), source=self.source)
@@ -94,5 +103,47 @@ def compile_condition(source: str) -> Condition:
         raise ConditionError(message, _hint_for(message), column) from exc
     condition = Condition(source, program)
     # A misspelt field only shows when evaluated: try it once on a lead with every field.
-    condition.holds(dict(LEAD_FIELD_DEFAULTS), 0)
+    condition.holds(Bindings(dict(LEAD_FIELD_DEFAULTS)))
     return condition
+
+
+_GROUPS: dict[tuple[str, ...], Any] = {}
+
+
+def _group_program(conditions: Sequence[Condition]) -> Any:
+    sources = tuple(c.source for c in conditions)
+    if sources not in _GROUPS:
+        # Already compiled one by one, so the list of them compiles too.
+        _GROUPS[sources] = _ENV.compile("[" + ", ".join(f"({s})" for s in sources) + "]")
+    return _GROUPS[sources]
+
+
+def which_hold(conditions: Sequence[Condition], bindings: Bindings) -> list[bool]:
+    """Evaluate several conditions in one CEL call (one call costs more than its work).
+
+    If any of them fails, they are evaluated one by one so the error names the failing one.
+    """
+    if not conditions:
+        return []
+    result = _group_program(conditions).eval(bindings.activation)
+    if result.type() != cel.Type.ERROR:
+        values = result.plain_value()
+        if isinstance(values, list) and all(isinstance(v, bool) for v in values):
+            return [bool(v) for v in values]
+    return [condition.holds(bindings) for condition in conditions]
+
+
+def first_holding(conditions: Sequence[Condition], bindings: Bindings) -> int | None:
+    """The index of the first condition that holds, evaluated as one CEL call.
+
+    On an error, conditions are evaluated in order and the first that holds wins, so a
+    broken condition after the match does not matter, as with one-by-one evaluation.
+    """
+    if not conditions:
+        return None
+    result = _group_program(conditions).eval(bindings.activation)
+    if result.type() != cel.Type.ERROR:
+        values = result.plain_value()
+        if isinstance(values, list) and all(isinstance(v, bool) for v in values):
+            return next((i for i, v in enumerate(values) if v), None)
+    return next((i for i, c in enumerate(conditions) if c.holds(bindings)), None)
