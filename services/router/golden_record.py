@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from services.contracts.events import LeadCaptured, LeadFields, LeadRouted, Stage
+from services.contracts.events import (
+    EngagementRecorded,
+    LeadCaptured,
+    LeadFields,
+    LeadRouted,
+    RevenueRecorded,
+    Stage,
+)
 from services.router.rules.cel_conditions import LEAD_FIELD_DEFAULTS
 
 # Enough to recognise redeliveries (retries, rebalances) without growing without bound.
 REMEMBERED_EVENT_IDS = 200
+REMEMBERED_ENGAGEMENTS = 200
 
 
 class FieldValue(BaseModel):
@@ -24,6 +33,26 @@ class FieldValue(BaseModel):
     at: datetime
 
 
+class Engaged(BaseModel):
+    """One thing the lead did that marketing counts."""
+
+    model_config = ConfigDict(frozen=True)
+
+    action: str
+    at: datetime
+    campaign: str | None = None
+
+
+class Touch(BaseModel):
+    """Where the lead came from: the channel and campaign of its earliest known event."""
+
+    model_config = ConfigDict(frozen=True)
+
+    channel: str
+    campaign: str | None
+    at: datetime
+
+
 class GoldenRecord(BaseModel):
     """Everything Accord knows about one lead, with per-field provenance."""
 
@@ -31,6 +60,10 @@ class GoldenRecord(BaseModel):
 
     lead_key: str
     fields: dict[str, FieldValue] = {}
+    engagements: tuple[Engaged, ...] = ()
+    first_touch: Touch | None = None
+    revenue: Decimal = Decimal(0)
+    revenue_references: tuple[str, ...] = ()
     recent_event_ids: tuple[str, ...] = ()
     stage: Stage | None = None
     last_decision: LeadRouted | None = None
@@ -53,8 +86,53 @@ def merge_captured(record: GoldenRecord, event_id: str, event: LeadCaptured,
         current = merged.get(name)
         if current is None or event.captured_at >= current.at:
             merged[name] = FieldValue(value=value, source=source, at=event.captured_at)
-    seen = (*record.recent_event_ids, event_id)[-REMEMBERED_EVENT_IDS:]
-    return record.model_copy(update={"fields": merged, "recent_event_ids": seen})
+    touch = Touch(channel=event.fields.lead_source or event.channel,
+                  campaign=event.fields.campaign, at=event.captured_at)
+    return record.model_copy(update={"fields": merged, "recent_event_ids": _seen(record, event_id),
+                                     "first_touch": _earliest(record.first_touch, touch)})
+
+
+def _earliest(current: Touch | None, candidate: Touch) -> Touch:
+    return candidate if current is None or candidate.at < current.at else current
+
+
+def _seen(record: GoldenRecord, event_id: str) -> tuple[str, ...]:
+    return (*record.recent_event_ids, event_id)[-REMEMBERED_EVENT_IDS:]
+
+
+def _with_email(record: GoldenRecord, email: str, source: str, at: datetime,
+                ) -> dict[str, FieldValue]:
+    merged = dict(record.fields)
+    merged.setdefault("email", FieldValue(value=email, source=source, at=at))
+    return merged
+
+
+def merge_engagement(record: GoldenRecord, event_id: str, event: EngagementRecorded,
+                     source: str) -> GoldenRecord:
+    """Add an engagement (the newest ``REMEMBERED_ENGAGEMENTS`` are kept, oldest first)."""
+    campaign = event.attribution.campaign or event.attribution.utm_campaign
+    engaged = Engaged(action=event.action, at=event.occurred_at, campaign=campaign)
+    history = sorted((*record.engagements, engaged), key=lambda e: e.at)
+    touch = Touch(channel=event.attribution.utm_source or event.action, campaign=campaign,
+                  at=event.occurred_at)
+    return record.model_copy(update={
+        "fields": _with_email(record, str(event.email), source, event.occurred_at),
+        "engagements": tuple(history[-REMEMBERED_ENGAGEMENTS:]),
+        "first_touch": _earliest(record.first_touch, touch),
+        "recent_event_ids": _seen(record, event_id)})
+
+
+def merge_revenue(record: GoldenRecord, event_id: str, event: RevenueRecorded,
+                  source: str) -> GoldenRecord:
+    """Add booked revenue once per billing reference (a re-sent invoice counts once)."""
+    update: dict[str, object] = {
+        "fields": _with_email(record, str(event.email), source, event.occurred_at),
+        "recent_event_ids": _seen(record, event_id)}
+    reference = f"{event.system}:{event.reference}"
+    if reference not in record.revenue_references:
+        update["revenue"] = record.revenue + event.amount
+        update["revenue_references"] = (*record.revenue_references, reference)
+    return record.model_copy(update=update)
 
 
 def lead_fields(record: GoldenRecord) -> LeadFields:
@@ -68,6 +146,10 @@ def lead_view(record: GoldenRecord) -> dict[str, Any]:
     view.update({name: fv.value for name, fv in record.fields.items()})
     email = str(view["email"])
     view["email_domain"] = email.rpartition("@")[2]
+    # Whole currency units: conditions compare whole numbers (see the rule file's header).
+    view["revenue"] = int(record.revenue)
+    view["first_campaign"] = record.first_touch.campaign or "" if record.first_touch else ""
+    view["engagements"] = len(record.engagements)
     return view
 
 

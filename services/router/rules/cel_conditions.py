@@ -15,12 +15,16 @@ LEAD_FIELD_DEFAULTS: dict[str, Any] = {
     "email": "", "email_domain": "", "first_name": "", "last_name": "", "company": "",
     "title": "", "phone": "", "country": "", "industry": "", "employees": 0,
     "website": "", "lead_source": "", "campaign": "",
+    # Kept by the golden record: booked revenue (whole units), the campaign of the first
+    # touch, and how many engagements are remembered.
+    "revenue": 0, "first_campaign": "", "engagements": 0,
 }
 
 _ENV = cel.NewEnv(variables={
     "lead": cel.Type.Map(cel.Type.STRING, cel.Type.DYN),
     "score": cel.Type.INT,
     "stage": cel.Type.STRING,
+    "owner": cel.Type.STRING,
 })
 _POSITION = re.compile(r"<input>:(\d+):(\d+): (.*)")
 
@@ -42,8 +46,8 @@ def _hint_for(message: str) -> str:
     if "Syntax error" in message:
         return "check for a missing operand, quote or bracket; strings use 'single quotes'"
     if "undeclared reference" in message:
-        return "conditions can use `lead.<field>`, `score` and `stage`; fields: " + ", ".join(
-            sorted(LEAD_FIELD_DEFAULTS))
+        return ("conditions can use `lead.<field>`, `score`, `stage` and `owner`; fields: "
+                + ", ".join(sorted(LEAD_FIELD_DEFAULTS)))
     return "see the CEL language definition; conditions must be true or false"
 
 
@@ -51,8 +55,10 @@ class Bindings:
     """The variables conditions read, converted to CEL once and shared by every condition
     evaluated with them (converting the lead map is most of an evaluation's cost)."""
 
-    def __init__(self, lead: dict[str, Any], score: int = 0, stage: str = "lead") -> None:
-        self.activation = _ENV.Activation({"lead": lead, "score": score, "stage": stage})
+    def __init__(self, lead: dict[str, Any], score: int = 0, stage: str = "lead",
+                 owner: str = "") -> None:
+        self.activation = _ENV.Activation(
+            {"lead": lead, "score": score, "stage": stage, "owner": owner})
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, cast, get_args
 
 import yaml
@@ -13,10 +14,21 @@ from pydantic_core import ErrorDetails
 from yaml.constructor import SafeConstructor
 from yaml.nodes import Node, ScalarNode, SequenceNode
 
-from services.contracts.events import LeadCaptured, LeadFields, LeadRouted, Stage
+from services.contracts.events import (
+    LeadCaptured,
+    LeadFields,
+    LeadRouted,
+    RevenueRecorded,
+    Stage,
+)
 from services.contracts.lead_key import lead_key_for
 from services.router.decide import decide
-from services.router.golden_record import merge_captured, new_record
+from services.router.golden_record import (
+    merge_captured,
+    merge_revenue,
+    new_record,
+    record_decision,
+)
 from services.router.rules.cel_conditions import ConditionError
 from services.router.rules.model import Example, Expectation, RuleSet
 
@@ -46,7 +58,7 @@ def parse_examples(reader: NodeReader, node: Node,
         fields = reader.mapping(entry, "an example")
         if fields is None:
             continue
-        reader.unknown_keys(fields, {"name", "lead", "expect"}, "an example")
+        reader.unknown_keys(fields, {"name", "lead", "revenue", "expect"}, "an example")
         name = reader.text(fields.get("name"), entry, "name")
         if name is not None:
             if name in names:
@@ -54,10 +66,26 @@ def parse_examples(reader: NodeReader, node: Node,
                                "give every example its own name: results are reported by name")
             names.add(name)
         lead = _lead(reader, fields.get("lead"), entry)
+        revenue = _revenue(reader, fields.get("revenue"), entry)
         expect = _expectation(reader, fields.get("expect"), entry, known_rules)
         if name and lead and expect:
-            examples.append(Example(name, lead, expect, entry.start_mark.line + 1))
+            examples.append(Example(name, lead, expect, entry.start_mark.line + 1, revenue))
     return examples
+
+
+def _revenue(reader: NodeReader, node: Node | None, parent: Node) -> Decimal | None:
+    if node is None:
+        return None
+    text = reader.text(node, parent, "revenue")
+    try:
+        amount = Decimal(text) if text is not None else None
+    except InvalidOperation:
+        amount = None
+    if amount is None or amount <= 0:
+        reader.problem(node, f"revenue `{text}` is not a positive amount",
+                       "write revenue: 48000.00 (booked after the lead was first routed)")
+        return None
+    return amount
 
 
 def _lead(reader: NodeReader, node: Node | None, parent: Node) -> LeadFields | None:
@@ -213,6 +241,15 @@ def run_example(rules: RuleSet, example: Example) -> ExampleResult:
     record = merge_captured(new_record(captured.lead_key), event_id, captured, EXAMPLE_SOURCE)
     try:
         decision = decide(rules, record, event_id, EXAMPLE_TIME)
+        if example.revenue is not None:
+            # The lead was routed once; then a billing system booked revenue for it.
+            booked = RevenueRecorded(
+                lead_key=captured.lead_key, email=example.lead.email, amount=example.revenue,
+                currency="USD", occurred_at=EXAMPLE_TIME, reference=f"example:{example.name}",
+                system="example")
+            record = merge_revenue(record_decision(record, decision), f"{event_id}:revenue",
+                                   booked, EXAMPLE_SOURCE)
+            decision = decide(rules, record, f"{event_id}:revenue", EXAMPLE_TIME)
     except ConditionError as exc:
         return ExampleResult(example, None, error=f"{exc}; hint: {exc.hint}")
     return ExampleResult(example, decision, differences(example.expect, decision))

@@ -4,16 +4,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, cast
+from typing import Literal, cast, get_args
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from services.contracts.events import Engagement, Stage
 from services.router.rules.cel_conditions import Condition, ConditionError, compile_condition
 from services.router.rules.examples import parse_examples
-from services.router.rules.model import Assignment, Route, RuleSet, ScoringRule, StageRule
+from services.router.rules.model import (
+    Assignment,
+    EngagementScoring,
+    Route,
+    RuleSet,
+    ScoringRule,
+    StageRule,
+)
 
-STAGES = ("mql", "sql", "nurture", "disqualified")
+STAGES = ("mql", "sql", "opportunity", "customer", "nurture", "disqualified")
+ACTIONS = get_args(Engagement)
 
 
 @dataclass(frozen=True)
@@ -123,8 +132,7 @@ def _stages(reader: NodeReader, node: Node) -> list[StageRule]:
             stage = None
         when = reader.condition(fields.get("when"), entry, "when")
         if stage and when:
-            rules.append(StageRule(cast(Literal["mql", "sql", "nurture", "disqualified"], stage),
-                                   when))
+            rules.append(StageRule(cast(Stage, stage), when))
     return rules
 
 
@@ -135,11 +143,18 @@ def _assignment(reader: NodeReader, node: Node | None, parent: Node) -> Assignme
     fields = reader.mapping(node, "assign")
     if fields is None:
         return None
-    kinds = [k for k in ("user", "queue") if k in fields]
+    kinds = [k for k in ("user", "queue", "keep") if k in fields]
     if len(kinds) != 1 or len(fields) != 1:
-        reader.problem(node, "`assign` takes exactly one of `user` or `queue`",
-                       "write `assign: {user: rep@example.com}` or `assign: {queue: ...}`")
+        reader.problem(node, "`assign` takes exactly one of `user`, `queue` or `keep`",
+                       "write `assign: {user: rep@example.com}`, `assign: {queue: ...}` or "
+                       "`assign: {keep: owner}`")
         return None
+    if kinds[0] == "keep":
+        if reader.text(fields["keep"], node, "keep") != "owner":
+            reader.problem(fields["keep"], "`keep` keeps the lead's current owner",
+                           "write `assign: {keep: owner}`")
+            return None
+        return Assignment("keep", "")
     email = reader.text(fields[kinds[0]], node, kinds[0])
     if email is None:
         return None
@@ -169,6 +184,9 @@ def _routes(reader: NodeReader, node: Node) -> list[Route]:
             if "when" in fields:
                 reader.problem(fields["when"], "the default route has no condition",
                                "remove `when:` from the default entry")
+            if "assign" in fields and "keep" in str(fields["assign"].value):
+                reader.problem(fields["assign"], "the default route must name an owner",
+                               "a lead routed for the first time has no owner to keep")
         else:
             when = reader.condition(fields.get("when"), entry, "when")
         assign = _assignment(reader, fields.get("assign"), entry)
@@ -178,6 +196,41 @@ def _routes(reader: NodeReader, node: Node) -> list[Route]:
         reader.problem(entries[-1], "routing has no default entry",
                        "end the list with `- {name: default, default: true, assign: ...}`")
     return routes
+
+
+def _engagement(reader: NodeReader, node: Node) -> EngagementScoring | None:
+    fields = reader.mapping(node, "engagement")
+    if fields is None:
+        return None
+    reader.unknown_keys(fields, {"half_life_days", "points"}, "engagement")
+    half_life_text = reader.text(fields.get("half_life_days"), node, "half_life_days")
+    half_life = None
+    try:
+        half_life = float(half_life_text) if half_life_text is not None else None
+    except ValueError:
+        pass
+    if half_life_text is not None and (half_life is None or half_life <= 0):
+        reader.problem(fields["half_life_days"], f"half_life_days `{half_life_text}` is not a "
+                       "positive number", "write half_life_days: 30 (points halve each 30 days)")
+        half_life = None
+    points: dict[str, int] = {}
+    table = reader.mapping(fields["points"], "engagement points") if "points" in fields else None
+    if "points" not in fields:
+        reader.problem(node, "missing `points`", "add `points:` with a number per action")
+    for action, value in (table or {}).items():
+        if action not in ACTIONS:
+            reader.problem(value, f"unknown engagement action `{action}`",
+                           "actions: " + ", ".join(ACTIONS))
+            continue
+        text = reader.text(value, node, action)
+        if text is not None and text.lstrip("-").isdigit():
+            points[action] = int(text)
+        elif text is not None:
+            reader.problem(value, f"points `{text}` for {action} is not a whole number",
+                           f"write {action}: 10")
+    if half_life is None or not points:
+        return None
+    return EngagementScoring(half_life, points)
 
 
 def parse_rules(text: str, file: str = "<rules>") -> RuleSet:
@@ -196,10 +249,11 @@ def parse_rules(text: str, file: str = "<rules>") -> RuleSet:
     top = reader.mapping(root, "the rule file")
     if top is None:
         raise RuleFileError(reader.problems)
-    reader.unknown_keys(top, {"version", "scoring", "stages", "routing", "examples"},
-                        "the rule file")
+    reader.unknown_keys(top, {"version", "scoring", "engagement", "stages", "routing",
+                              "examples"}, "the rule file")
     version = reader.text(top.get("version"), root, "version")
     scoring = _scoring(reader, top["scoring"]) if "scoring" in top else []
+    engagement = _engagement(reader, top["engagement"]) if "engagement" in top else None
     stages = _stages(reader, top["stages"]) if "stages" in top else []
     if "routing" not in top:
         reader.problem(root, "missing `routing`", "add a `routing:` list ending with a default")
@@ -207,12 +261,13 @@ def parse_rules(text: str, file: str = "<rules>") -> RuleSet:
     # Names an example expects are only checked against a rule set that loaded completely.
     known = None if reader.problems else [
         *(f"scoring.{r.name}" for r in scoring), *(f"stages.{r.stage}" for r in stages),
+        *(f"engagement.{a}" for a in (engagement.points if engagement else {})),
         *(f"routing.{r.name}" for r in routes)]
     examples = parse_examples(reader, top["examples"], known) if "examples" in top else []
     if reader.problems or version is None:
         raise RuleFileError(reader.problems)
     return RuleSet(version, tuple(scoring), tuple(stages), tuple(routes), source=file,
-                   examples=tuple(examples))
+                   examples=tuple(examples), engagement=engagement)
 
 
 def load_rules(path: Path) -> RuleSet:

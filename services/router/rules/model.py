@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Literal
 
 from services.contracts.events import LeadFields, Stage
@@ -22,15 +23,15 @@ class ScoringRule:
 class StageRule:
     """A lifecycle stage a lead reaches when its condition holds (checked in file order)."""
 
-    stage: Literal["mql", "sql", "nurture", "disqualified"]
+    stage: Stage
     when: Condition
 
 
 @dataclass(frozen=True)
 class Assignment:
-    """Who gets the lead: a user or a queue, named by email."""
+    """Who gets the lead: a user or a queue named by email, or ``keep`` its current owner."""
 
-    kind: Literal["user", "queue"]
+    kind: Literal["user", "queue", "keep"]
     email: str
 
 
@@ -67,6 +68,16 @@ class Example:
     lead: LeadFields
     expect: Expectation
     line: int
+    # Revenue booked after the lead was first routed: the example checks the second decision.
+    revenue: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class EngagementScoring:
+    """Points per engagement action, halving every ``half_life_days`` as the action ages."""
+
+    half_life_days: float
+    points: dict[str, int]
 
 
 @dataclass(frozen=True)
@@ -79,3 +90,4 @@ class RuleSet:
     routes: tuple[Route, ...]
     source: str = "<memory>"
     examples: tuple[Example, ...] = ()
+    engagement: EngagementScoring | None = None
