@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from services.contracts.events import LeadRouted
+from services.messaging.settings import KafkaSettings
+from services.router.rule_publication import publish
 from services.router.rules.examples import Difference, ExampleResult, run_examples
 from services.router.rules.loader import RuleFileError, load_rules
 from services.router.rules.model import RuleSet
@@ -85,6 +88,25 @@ def _difference_line(difference: Difference, decision: LeadRouted) -> str:
         breakdown = ", ".join(f"{s.rule} {s.points:+d}" for s in decision.score_breakdown)
         line += f"  ({breakdown or 'no scoring rule matched'})"
     return line
+
+
+@rules_app.command("publish")
+def publish_rules(rule_file: RuleFile) -> None:
+    """Publish a rule file to every running router (validated, examples passing first).
+
+    Routers switch between two events; each decision names the version it used. To roll
+    back, publish the previous file again. Kafka is reached with the ACCORD_KAFKA_* settings.
+    """
+    rules = _load_or_exit(rule_file)
+    failed = [r for r in run_examples(rules) if not r.passed]
+    if failed or not rules.examples:
+        typer.echo(f"{rule_file}: not published: run `accord rules test {rule_file}` "
+                   f"({len(failed)} example(s) failing, {len(rules.examples)} in the file)",
+                   err=True)
+        raise typer.Exit(1)
+    published = asyncio.run(publish(KafkaSettings(), rule_file.read_text(), str(rule_file)))
+    typer.echo(f"{rule_file}: published version {published.version} "
+               f"(rules topic offset {published.offset})")
 
 
 def main() -> None:

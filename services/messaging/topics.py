@@ -19,6 +19,9 @@ LEAD_DECISIONS = "accord.lead-decisions"
 CRM_CHANGES = "accord.crm-changes"
 SYNC_DEAD_LETTERS = "accord.sync.dead-letters"
 ROUTER_DEAD_LETTERS = "accord.router.dead-letters"
+# Published rule sets: one key, compacted, so the latest version is always there to read.
+RULES = "accord.rules"
+RULES_KEY = b"lead-rules"
 ROUTER_APP_ID = "accord-router"
 GOLDEN_RECORDS_TABLE = "golden-records"
 
@@ -49,6 +52,7 @@ def accord_topics(settings: KafkaSettings) -> list[TopicSpec]:
                   {"cleanup.policy": "delete", "retention.ms": _WEEK_MS}),
         TopicSpec(settings.topic(LEAD_DECISIONS), 6,
                   {"cleanup.policy": "delete", "retention.ms": _WEEK_MS}),
+        TopicSpec(settings.topic(RULES), 1, {"cleanup.policy": "compact"}),
         TopicSpec(settings.topic(SYNC_DEAD_LETTERS), 6,
                   {"cleanup.policy": "delete", "retention.ms": _MONTH_MS}),
         TopicSpec(settings.topic(ROUTER_DEAD_LETTERS), 6,

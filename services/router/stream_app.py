@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +23,7 @@ from services.messaging.topics import (
 )
 from services.router.golden_record import GoldenRecord
 from services.router.handle_event import UnsupportedEventError, handle_event
+from services.router.rule_publication import CurrentRules
 from services.router.rules.cel_conditions import ConditionError
 from services.router.rules.model import RuleSet
 from services.router.settings import RouterSettings
@@ -40,8 +42,11 @@ def _header_list(headers: Mapping[str, bytes] | Iterable[tuple[str, bytes]] | No
 
 
 def create_router_app(settings: RouterSettings, rules: RuleSet) -> faust.App:
-    """Build the router's faust app for these settings and this rule set."""
+    """Build the router's faust app; ``rules`` (the file) apply until a published rule set
+    is read from the rules topic, which then wins."""
     kafka = settings.kafka
+    current = CurrentRules(rules)
+    rules_ready = asyncio.Event()
     brokers = ";".join(f"kafka://{b}" for b in kafka.bootstrap_servers.split(","))
     app = faust.App(
         kafka.group(ROUTER_APP_ID),
@@ -72,6 +77,8 @@ def create_router_app(settings: RouterSettings, rules: RuleSet) -> faust.App:
     async def route_leads(stream: faust.StreamT[Any]) -> AsyncIterator[None]:
         # concurrency=1 (the default): with more, a slow event can be committed past and
         # lost after a crash (faust-streaming issue #606).
+        # Decide nothing until the latest published rule set is known.
+        await rules_ready.wait()
         async for event in stream.events():
             message = event.message
             headers = _header_list(message.headers)
@@ -82,7 +89,7 @@ def create_router_app(settings: RouterSettings, rules: RuleSet) -> faust.App:
                 key = message.key.decode()
                 stored = records.get(key)
                 record = GoldenRecord.model_validate(stored) if stored else None
-                outcome = handle_event(rules, record, envelope, datetime.now(UTC))
+                outcome = handle_event(current.rules, record, envelope, datetime.now(UTC))
             except (EnvelopeError, ValidationError, ConditionError,
                     UnsupportedEventError, UnicodeDecodeError) as exc:
                 # An exception escaping an agent gets the event acked and skipped
@@ -109,5 +116,9 @@ def create_router_app(settings: RouterSettings, rules: RuleSet) -> faust.App:
                          duplicate=outcome.duplicate)
             yield None
 
+    async def follow_published_rules() -> None:
+        await current.follow(kafka, rules_ready)
+
+    app.task(follow_published_rules)
     app.agent(events, name="route-leads")(route_leads)
     return app

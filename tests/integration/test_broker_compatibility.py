@@ -16,7 +16,14 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from deploy.local.kafka_broker import LIBS_DIR, POM
 from services.messaging.settings import KafkaSettings
-from services.messaging.topics import LEAD_EVENTS, accord_topics, router_changelog
+from services.messaging.topics import (
+    CRM_CHANGES,
+    LEAD_DECISIONS,
+    LEAD_EVENTS,
+    RULES,
+    accord_topics,
+    router_changelog,
+)
 from tests.conftest import Broker
 
 pytestmark = pytest.mark.integration
@@ -66,6 +73,10 @@ async def test_given_accords_topics_when_described_then_partitions_and_policies_
     finally:
         await admin.close()
     for spec in specs:
-        assert len(described[spec.name]["partitions"]) == spec.partitions >= 6
+        assert len(described[spec.name]["partitions"]) == spec.partitions
+    for topic in (LEAD_EVENTS, CRM_CHANGES, LEAD_DECISIONS):
+        assert len(described[kafka.topic(topic)]["partitions"]) >= 6
+    # One key, one ordered history of published rule sets.
+    assert len(described[kafka.topic(RULES)]["partitions"]) == 1
     entries = {c[0]: c[1] for c in configs[0].resources[0][4]}
     assert entries["cleanup.policy"] == "compact"
