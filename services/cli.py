@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
+from services.contracts.envelope import Envelope, EnvelopeError, decode
 from services.contracts.events import LeadRouted
 from services.messaging.settings import KafkaSettings
+from services.messaging.topics import LEAD_EVENTS
 from services.router.rule_publication import publish
 from services.router.rules.examples import Difference, ExampleResult, run_examples
 from services.router.rules.loader import RuleFileError, load_rules
 from services.router.rules.model import RuleSet
+from services.router.simulation import (
+    Replay,
+    parse_recorded_event,
+    render_report,
+    report_as_json,
+)
 
 app = typer.Typer(help="Accord: one event stream as the source of truth for leads.",
                   no_args_is_help=True)
@@ -107,6 +119,143 @@ def publish_rules(rule_file: RuleFile) -> None:
     published = asyncio.run(publish(KafkaSettings(), rule_file.read_text(), str(rule_file)))
     typer.echo(f"{rule_file}: published version {published.version} "
                f"(rules topic offset {published.offset})")
+
+
+_SIMULATE_HELP = """Replay recorded lead events through the current and a candidate rule set and
+report what would change: owners, stages, routes and scores, lead by lead.
+
+Events come from a JSON Lines file (--events), one recorded Kafka record a line:
+
+    {"key": "ada@siemens.example", "headers": {"ce_specversion": "1.0", "ce_id": "evt-1",
+     "ce_type": "dev.accord.lead.captured", "ce_source": "/accord/ingest/v1/leads"},
+     "value": {"lead_key": "ada@siemens.example", "fields": {...}, "captured_at": "..."}}
+
+or from the lead-events topic (--from-kafka, settings from ACCORD_KAFKA_*), read from the
+beginning up to its end when the command starts. Each event is decided at its own time
+(captured_at / occurred_at), so engagement decay replays the same way every time.
+"""
+_WARNINGS_SHOWN = 5
+
+
+@rules_app.command("simulate", help=_SIMULATE_HELP)
+def simulate(
+    current_rules: RuleFile,
+    candidate_rules: Annotated[Path, typer.Argument(
+        help="The changed rule file to compare", exists=True, dir_okay=False,
+        readable=True)],
+    events: Annotated[Path | None, typer.Option(
+        "--events", help="A JSON Lines file of recorded events (format above)",
+        exists=True, dir_okay=False, readable=True)] = None,
+    from_kafka: Annotated[bool, typer.Option(
+        "--from-kafka", help="Read the lead-events topic from the beginning")] = False,
+    limit: Annotated[int | None, typer.Option(
+        "--limit", min=1, help="Replay at most this many events")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+    show_emails: Annotated[bool, typer.Option(
+        "--show-emails", help="Show lead emails instead of pseudonyms")] = False,
+) -> None:
+    """Replay recorded lead events through two rule sets and report what would change."""
+    if (events is None) == (not from_kafka):
+        raise typer.BadParameter("give exactly one of --events FILE or --from-kafka")
+    current, candidate = _load_or_exit(current_rules), _load_or_exit(candidate_rules)
+    feed = _Feed(Replay(current, candidate))
+    if events is not None:
+        for where, item in _file_events(events, limit):
+            feed(where, item)
+    else:
+        asyncio.run(_kafka_events(KafkaSettings(), limit, feed))
+    report = feed.replay.report()
+    if as_json:
+        typer.echo(json.dumps(report_as_json(report, show_emails), indent=2))
+    else:
+        typer.echo(render_report(report, show_emails))
+
+
+Recorded = tuple[str, Envelope] | EnvelopeError
+
+
+class _Feed:
+    """Hands each recorded event to the replay; warns about the first few unreadable ones."""
+
+    def __init__(self, replay: Replay) -> None:
+        self.replay = replay
+        self.unreadable = 0
+
+    def __call__(self, where: str, item: Recorded) -> None:
+        if isinstance(item, EnvelopeError):
+            self.replay.unreadable()
+            self.unreadable += 1
+            if self.unreadable <= _WARNINGS_SHOWN:
+                typer.echo(f"{where}: not a recorded event, counted as invalid: {item}",
+                           err=True)
+            return
+        key, envelope = item
+        self.replay.feed(envelope, key)
+
+
+def _file_events(path: Path, limit: int | None) -> Iterator[tuple[str, Recorded]]:
+    with path.open() as lines:
+        count = 0
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            if limit is not None and count >= limit:
+                return
+            count += 1
+            try:
+                yield f"{path}:{number}", parse_recorded_event(line)
+            except EnvelopeError as exc:
+                yield f"{path}:{number}", exc
+
+
+async def _kafka_events(settings: KafkaSettings, limit: int | None,
+                        feed: Callable[[str, Recorded], None]) -> None:
+    topic = settings.topic(LEAD_EVENTS)
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers,
+                                security_protocol=settings.security_protocol)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    partitions = [TopicPartition(topic, p["partition"])
+                  for d in described for p in d["partitions"]]
+    if not partitions:
+        typer.echo(f"topic {topic} does not exist at {settings.bootstrap_servers}", err=True)
+        raise typer.Exit(1)
+    # No group: nothing is committed, so a simulation never moves the router's offsets.
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers,
+                                security_protocol=settings.security_protocol,
+                                group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        # Up to the end as it is now: events arriving meanwhile belong to the next run.
+        ends = await consumer.end_offsets(partitions)
+        pending = {tp for tp in partitions if await consumer.position(tp) < ends[tp]}
+        count = 0
+        while pending and (limit is None or count < limit):
+            batch = await consumer.getmany(*pending, timeout_ms=1000)
+            # Partitions interleave, but a lead's events share one (keyed by lead key),
+            # so each lead's events still replay in order.
+            for tp, messages in batch.items():
+                for message in messages:
+                    if message.offset >= ends[tp] or (limit is not None and count >= limit):
+                        break
+                    count += 1
+                    feed(f"{tp.topic}/{tp.partition}@{message.offset}", _decoded(message))
+            pending = {tp for tp in pending if await consumer.position(tp) < ends[tp]}
+    finally:
+        await consumer.stop()
+
+
+def _decoded(message: Any) -> Recorded:
+    try:
+        return (message.key or b"").decode(), decode(message.key, message.value,
+                                                     list(message.headers))
+    except (EnvelopeError, UnicodeDecodeError) as exc:
+        return EnvelopeError(str(exc))
 
 
 def main() -> None:

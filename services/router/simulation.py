@@ -1,0 +1,269 @@
+"""What a rule change would do: replay recorded lead events through two rule sets, compare.
+
+Pure: the caller reads the events (a JSON Lines file, the lead-events topic) and passes
+them in; each rule set keeps its own golden records, exactly as the router would.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from services.contracts.envelope import Envelope, EnvelopeError, decode
+from services.log_redaction import pseudonym
+from services.router.golden_record import GoldenRecord
+from services.router.handle_event import UnsupportedEventError, handle_event
+from services.router.rules.cel_conditions import ConditionError
+from services.router.rules.model import RuleSet
+
+_TIME = TypeAdapter(datetime)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One owner (or route, or stage) and how many leads it gets under each rule set."""
+
+    name: str
+    current: int
+    candidate: int
+
+    @property
+    def delta(self) -> int:
+        """Leads gained (positive) or lost (negative) under the candidate rules."""
+        return self.candidate - self.current
+
+
+@dataclass(frozen=True)
+class LeadChange:
+    """A lead whose final decision differs between the two rule sets."""
+
+    lead_key: str
+    owner_before: str | None
+    owner_after: str | None
+    stage_before: str | None
+    stage_after: str | None
+    route_before: str | None
+    route_after: str | None
+    score_before: int | None
+    score_after: int | None
+
+
+@dataclass(frozen=True)
+class SimulationReport:
+    """The difference the candidate rules make to the replayed leads' final decisions."""
+
+    current_version: str
+    candidate_version: str
+    leads: int
+    events_replayed: int
+    events_duplicate: int
+    events_skipped: dict[str, int]
+    events_invalid: int
+    owner_changes: int
+    stage_changes: int
+    route_changes: int
+    score_changes: int
+    mean_score_current: float
+    mean_score_candidate: float
+    owners: tuple[Row, ...]
+    routes: tuple[Row, ...]
+    stages: tuple[Row, ...]
+    changed: tuple[LeadChange, ...]
+
+    @property
+    def mean_score_delta(self) -> float:
+        """How many points the candidate rules give a lead more (or less) on average."""
+        return self.mean_score_candidate - self.mean_score_current
+
+
+@dataclass
+class Replay:
+    """Feeds events one by one through both rule sets; ``report()`` compares the outcome."""
+
+    current: RuleSet
+    candidate: RuleSet
+    records: tuple[dict[str, GoldenRecord], dict[str, GoldenRecord]] = field(
+        default_factory=lambda: ({}, {}))
+    replayed: int = 0
+    duplicates: int = 0
+    invalid: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    last_time: datetime = _EPOCH
+
+    def feed(self, envelope: Envelope, key: str | None = None) -> None:
+        """Apply one event under both rule sets; ``key`` is the Kafka key (the lead key).
+
+        An event the router would dead-letter (invalid data, a condition failing at run
+        time) is counted as invalid and leaves the records as they were.
+        """
+        key = key or str(envelope.data.get("lead_key") or "")
+        now = self._event_time(envelope)
+        try:
+            outcomes = [handle_event(rules, store.get(key), envelope, now)
+                        for rules, store in zip((self.current, self.candidate), self.records,
+                                                strict=True)]
+        except UnsupportedEventError:
+            self.skipped[envelope.type] += 1
+            return
+        except (ValidationError, ConditionError, TypeError):
+            self.invalid += 1
+            return
+        if not key:
+            self.invalid += 1
+            return
+        self.replayed += 1
+        self.duplicates += outcomes[0].duplicate
+        for outcome, store in zip(outcomes, self.records, strict=True):
+            store[key] = outcome.record
+
+    def unreadable(self) -> None:
+        """Count a recorded event that is not a CloudEvent (the router dead-letters it)."""
+        self.invalid += 1
+
+    def _event_time(self, envelope: Envelope) -> datetime:
+        # The event's own time, not the clock: engagement decay then replays identically.
+        raw = envelope.data.get("captured_at") or envelope.data.get("occurred_at")
+        try:
+            self.last_time = _TIME.validate_python(raw) if raw else self.last_time
+        except ValidationError:
+            pass  # handle_event rejects the event itself, naming the field
+        return self.last_time
+
+    def report(self) -> SimulationReport:
+        """Compare each lead's final decision under the current and the candidate rules."""
+        current, candidate = self.records
+        keys = sorted(current.keys() | candidate.keys())
+        before = {k: _final(current.get(k)) for k in keys}
+        after = {k: _final(candidate.get(k)) for k in keys}
+        changed = tuple(LeadChange(k, *_pair(before[k], after[k])) for k in keys
+                        if before[k] != after[k])
+        scored = [k for k in keys if before[k][3] is not None and after[k][3] is not None]
+        return SimulationReport(
+            current_version=self.current.version, candidate_version=self.candidate.version,
+            leads=len(keys), events_replayed=self.replayed, events_duplicate=self.duplicates,
+            events_skipped=dict(sorted(self.skipped.items())), events_invalid=self.invalid,
+            owner_changes=sum(c.owner_before != c.owner_after for c in changed),
+            stage_changes=sum(c.stage_before != c.stage_after for c in changed),
+            route_changes=sum(c.route_before != c.route_after for c in changed),
+            score_changes=sum(c.score_before != c.score_after for c in changed),
+            mean_score_current=_mean([before[k][3] for k in scored]),
+            mean_score_candidate=_mean([after[k][3] for k in scored]),
+            owners=_distribution(before, after, 0), stages=_distribution(before, after, 1),
+            routes=_distribution(before, after, 2), changed=changed)
+
+
+Final = tuple[str | None, str | None, str | None, int | None]
+
+
+def _final(record: GoldenRecord | None) -> Final:
+    decision = record.last_decision if record else None
+    if decision is None:
+        return (None, None, None, None)
+    return (decision.owner.email, decision.stage, decision.owner.route, decision.score)
+
+
+def _pair(before: Final, after: Final) -> tuple[Any, ...]:
+    return tuple(value for pair in zip(before, after, strict=True) for value in pair)
+
+
+def _mean(scores: list[int | None]) -> float:
+    values = [s for s in scores if s is not None]
+    return sum(values) / len(values) if values else 0.0
+
+
+def _distribution(before: dict[str, Final], after: dict[str, Final], index: int,
+                  ) -> tuple[Row, ...]:
+    current = Counter(str(f[index]) for f in before.values() if f[index] is not None)
+    candidate = Counter(str(f[index]) for f in after.values() if f[index] is not None)
+    names = sorted(current.keys() | candidate.keys(),
+                   key=lambda n: (-max(current[n], candidate[n]), n))
+    return tuple(Row(name, current[name], candidate[name]) for name in names)
+
+
+def simulate(current: RuleSet, candidate: RuleSet, envelopes: Iterable[Envelope],
+             ) -> SimulationReport:
+    """Replay events, in order, through both rule sets and report what would change."""
+    replay = Replay(current, candidate)
+    for envelope in envelopes:
+        replay.feed(envelope)
+    return replay.report()
+
+
+def parse_recorded_event(line: str) -> tuple[str, Envelope]:
+    """One JSON Lines record, ``{"key": ..., "headers": {"ce_id": ...}, "value": {...}}``,
+    as (lead key, envelope); raises ``EnvelopeError`` saying what is wrong."""
+    try:
+        recorded = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise EnvelopeError(f"not JSON: {exc}") from exc
+    if not isinstance(recorded, dict) or not isinstance(recorded.get("headers"), dict):
+        raise EnvelopeError('expected {"key": ..., "headers": {...}, "value": {...}}')
+    key = str(recorded.get("key") or "")
+    headers = [(str(name), str(value).encode()) for name, value in recorded["headers"].items()]
+    envelope = decode(key.encode(), json.dumps(recorded.get("value")).encode(), headers)
+    return key, envelope
+
+
+def report_as_json(report: SimulationReport, show_emails: bool = False) -> dict[str, Any]:
+    """The report as plain JSON data; lead keys pseudonymised unless ``show_emails``."""
+    data = asdict(report)
+    data["mean_score_delta"] = report.mean_score_delta
+    for table in ("owners", "routes", "stages"):
+        data[table] = [{**asdict(row), "delta": row.delta} for row in getattr(report, table)]
+    for change in data["changed"]:
+        change["lead_key"] = _lead(change["lead_key"], show_emails)
+    return data
+
+
+def _lead(key: str, show_emails: bool) -> str:
+    return key if show_emails else pseudonym(key)
+
+
+def render_report(report: SimulationReport, show_emails: bool = False, shown: int = 20,
+                  ) -> str:
+    """The report as text for a terminal: counts, distributions, the first changed leads."""
+    skipped = sum(report.events_skipped.values())
+    kinds = ", ".join(f"{t}: {n}" for t, n in report.events_skipped.items())
+    lines = [
+        f"Candidate {report.candidate_version} against current {report.current_version}",
+        f"Replayed {report.events_replayed} events for {report.leads} leads "
+        f"({_plural(report.events_duplicate, 'duplicate')}); skipped {skipped}"
+        + (f" ({kinds})" if kinds else "") + f", invalid {report.events_invalid}",
+        f"Changes: {report.owner_changes} change owner, {report.stage_changes} change stage, "
+        f"{report.route_changes} change route",
+        f"Score: mean {report.mean_score_current:.1f} -> {report.mean_score_candidate:.1f} "
+        f"(delta {report.mean_score_delta:+.1f}); {report.score_changes} leads score differently",
+    ]
+    for title, rows in (("owner", report.owners), ("route", report.routes),
+                        ("stage", report.stages)):
+        lines += ["", *_table([title, "current", "candidate", "delta"],
+                              [[r.name, str(r.current), str(r.candidate), f"{r.delta:+d}"]
+                               for r in rows])]
+    if report.changed:
+        lines += ["", f"Changed leads ({len(report.changed)}):"]
+        lines += _table(["lead", "owner", "stage"], [
+            [_lead(c.lead_key, show_emails), f"{c.owner_before} -> {c.owner_after}",
+             f"{c.stage_before} -> {c.stage_after}"] for c in report.changed[:shown]])
+        if len(report.changed) > shown:
+            lines.append(f"... and {len(report.changed) - shown} more")
+    return "\n".join(lines)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    # Names left-aligned, numbers right-aligned so that digits line up.
+    numeric = [i > 0 and all(r[i].lstrip("+-").isdigit() for r in rows) for i in range(len(header))]
+    return ["  ".join(cell.rjust(w) if num else cell.ljust(w)
+                      for cell, w, num in zip(row, widths, numeric, strict=True)).rstrip()
+            for row in [header, *rows]]
