@@ -38,6 +38,7 @@ lint: $(INSTALLED)
 ## bench: the benchmarks (figures and ratios against baselines measured in the same run)
 bench: setup
 	$(PY) -m bench.ingest_bench
+	$(PY) -m bench.router_bench
 
 ## clean-local: forget local data (broker log, sandbox records, logs); jars are kept
 clean-local:
