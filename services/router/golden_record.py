@@ -64,6 +64,9 @@ class GoldenRecord(BaseModel):
     first_touch: Touch | None = None
     revenue: Decimal = Decimal(0)
     revenue_references: tuple[str, ...] = ()
+    # Ids of this lead in the CRMs, e.g. {"salesforce.Lead": "00Q…", "hubspot.contact": "101"}.
+    crm_ids: dict[str, str] = {}
+    salesforce_status: str | None = None
     recent_event_ids: tuple[str, ...] = ()
     stage: Stage | None = None
     last_decision: LeadRouted | None = None
@@ -88,7 +91,7 @@ def merge_captured(record: GoldenRecord, event_id: str, event: LeadCaptured,
             merged[name] = FieldValue(value=value, source=source, at=event.captured_at)
     touch = Touch(channel=event.fields.lead_source or event.channel,
                   campaign=event.fields.campaign, at=event.captured_at)
-    return record.model_copy(update={"fields": merged, "recent_event_ids": _seen(record, event_id),
+    return record.model_copy(update={"fields": merged, "recent_event_ids": seen(record, event_id),
                                      "first_touch": _earliest(record.first_touch, touch)})
 
 
@@ -96,7 +99,8 @@ def _earliest(current: Touch | None, candidate: Touch) -> Touch:
     return candidate if current is None or candidate.at < current.at else current
 
 
-def _seen(record: GoldenRecord, event_id: str) -> tuple[str, ...]:
+def seen(record: GoldenRecord, event_id: str) -> tuple[str, ...]:
+    """The record's remembered event ids with ``event_id`` added (bounded)."""
     return (*record.recent_event_ids, event_id)[-REMEMBERED_EVENT_IDS:]
 
 
@@ -119,7 +123,7 @@ def merge_engagement(record: GoldenRecord, event_id: str, event: EngagementRecor
         "fields": _with_email(record, str(event.email), source, event.occurred_at),
         "engagements": tuple(history[-REMEMBERED_ENGAGEMENTS:]),
         "first_touch": _earliest(record.first_touch, touch),
-        "recent_event_ids": _seen(record, event_id)})
+        "recent_event_ids": seen(record, event_id)})
 
 
 def merge_revenue(record: GoldenRecord, event_id: str, event: RevenueRecorded,
@@ -127,7 +131,7 @@ def merge_revenue(record: GoldenRecord, event_id: str, event: RevenueRecorded,
     """Add booked revenue once per billing reference (a re-sent invoice counts once)."""
     update: dict[str, object] = {
         "fields": _with_email(record, str(event.email), source, event.occurred_at),
-        "recent_event_ids": _seen(record, event_id)}
+        "recent_event_ids": seen(record, event_id)}
     reference = f"{event.system}:{event.reference}"
     if reference not in record.revenue_references:
         update["revenue"] = record.revenue + event.amount
@@ -150,6 +154,7 @@ def lead_view(record: GoldenRecord) -> dict[str, Any]:
     view["revenue"] = int(record.revenue)
     view["first_campaign"] = record.first_touch.campaign or "" if record.first_touch else ""
     view["engagements"] = len(record.engagements)
+    view["salesforce_status"] = record.salesforce_status or ""
     return view
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -9,12 +10,23 @@ from typing import Any
 from services.contracts.envelope import Envelope
 from services.contracts.events import (
     ENGAGEMENT_RECORDED,
+    HUBSPOT_CHANGE_RECEIVED,
     LEAD_CAPTURED,
     REVENUE_RECORDED,
+    SALESFORCE_CHANGE_RECEIVED,
     EngagementRecorded,
+    HubSpotChangeReceived,
     LeadCaptured,
     LeadRouted,
     RevenueRecorded,
+    SalesforceChangeReceived,
+)
+from services.router.crm_changes import (
+    LEAD_KEY_FIELD,
+    is_own_write,
+    linked_lead_key,
+    merge_hubspot_change,
+    merge_salesforce_change,
 )
 from services.router.decide import decide
 from services.router.golden_record import (
@@ -38,13 +50,15 @@ class Outcome:
 
 
 def handle_event(rules: RuleSet, record: GoldenRecord | None, envelope: Envelope,
-                 now: datetime) -> Outcome:
+                 now: datetime, own_user_ids: Collection[str] = ()) -> Outcome:
     """Apply one event to a lead's golden record and decide again when it matters.
 
     A redelivered event changes nothing. If it caused the latest decision, that decision is
     emitted again, unchanged (same id): the first emission may have been lost in a crash
     between storing the record and publishing, and downstream writes are idempotent.
     """
+    if envelope.type in (SALESFORCE_CHANGE_RECEIVED, HUBSPOT_CHANGE_RECEIVED):
+        return _handle_crm_change(rules, record, envelope, now, own_user_ids)
     merge = _MERGES.get(envelope.type)
     if merge is None:
         raise UnsupportedEventError(envelope.type)
@@ -60,11 +74,41 @@ def handle_event(rules: RuleSet, record: GoldenRecord | None, envelope: Envelope
     return Outcome(record_decision(merged, decision), decision)
 
 
+def _handle_crm_change(rules: RuleSet, record: GoldenRecord | None, envelope: Envelope,
+                       now: datetime, own_user_ids: Collection[str]) -> Outcome:
+    lead_key = linked_lead_key(envelope)
+    if lead_key is None:
+        raise UnlinkedChangeError(envelope.type)
+    current = record or new_record(lead_key)
+    if current.has_seen(envelope.id):
+        last = current.last_decision
+        again = last if last is not None and last.caused_by == envelope.id else None
+        return Outcome(current, again, duplicate=True)
+    if envelope.type == HUBSPOT_CHANGE_RECEIVED:
+        hubspot = HubSpotChangeReceived.model_validate(envelope.data)
+        # Linking only: HubSpot's own values reach decisions through sync's mapping rules.
+        return Outcome(merge_hubspot_change(current, envelope.id, hubspot), None)
+    change = SalesforceChangeReceived.model_validate(envelope.data)
+    merged = merge_salesforce_change(current, envelope.id, change)
+    if is_own_write(change, own_user_ids) or merged.salesforce_status == current.salesforce_status:
+        # An echo of our own write, or nothing the rules read changed: no new decision.
+        return Outcome(merged, None)
+    decision = decide(rules, merged, envelope.id, now)
+    return Outcome(record_decision(merged, decision), decision)
+
+
 _MERGES: dict[str, tuple[Any, Any]] = {
     LEAD_CAPTURED: (LeadCaptured, merge_captured),
     ENGAGEMENT_RECORDED: (EngagementRecorded, merge_engagement),
     REVENUE_RECORDED: (RevenueRecorded, merge_revenue),
 }
+
+
+class UnlinkedChangeError(ValueError):
+    """A CRM change that names no lead (no lead key or email in it)."""
+
+    def __init__(self, event_type: str) -> None:
+        super().__init__(f"{event_type} names no lead: no {LEAD_KEY_FIELD} or email in it")
 
 
 class UnsupportedEventError(ValueError):

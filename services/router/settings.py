@@ -20,4 +20,6 @@ class RouterSettings(BaseSettings):
     standby_replicas: int = 1
     # How soon the group notices a dead worker and hands its partitions to the others.
     session_timeout_seconds: float = 10.0
+    # Salesforce users Accord writes as: their changes are echoes and trigger no decision.
+    salesforce_integration_user_ids: list[str] = Field(default_factory=list)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)

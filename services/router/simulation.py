@@ -17,8 +17,13 @@ from pydantic import TypeAdapter, ValidationError
 
 from services.contracts.envelope import Envelope, EnvelopeError, decode
 from services.log_redaction import pseudonym
+from services.router.crm_changes import linked_lead_key
 from services.router.golden_record import GoldenRecord
-from services.router.handle_event import UnsupportedEventError, handle_event
+from services.router.handle_event import (
+    UnlinkedChangeError,
+    UnsupportedEventError,
+    handle_event,
+)
 from services.router.rules.cel_conditions import ConditionError
 from services.router.rules.model import RuleSet
 
@@ -103,13 +108,14 @@ class Replay:
         An event the router would dead-letter (invalid data, a condition failing at run
         time) is counted as invalid and leaves the records as they were.
         """
-        key = key or str(envelope.data.get("lead_key") or "")
+        # CRM changes are keyed by the CRM object: the router links them to a lead first.
+        key = linked_lead_key(envelope) or key or str(envelope.data.get("lead_key") or "")
         now = self._event_time(envelope)
         try:
             outcomes = [handle_event(rules, store.get(key), envelope, now)
                         for rules, store in zip((self.current, self.candidate), self.records,
                                                 strict=True)]
-        except UnsupportedEventError:
+        except (UnsupportedEventError, UnlinkedChangeError):
             self.skipped[envelope.type] += 1
             return
         except (ValidationError, ConditionError, TypeError):

@@ -22,7 +22,11 @@ from services.messaging.topics import (
     ROUTER_DEAD_LETTERS,
 )
 from services.router.golden_record import GoldenRecord
-from services.router.handle_event import UnsupportedEventError, handle_event
+from services.router.handle_event import (
+    UnlinkedChangeError,
+    UnsupportedEventError,
+    handle_event,
+)
 from services.router.rule_publication import CurrentRules
 from services.router.rules.cel_conditions import ConditionError
 from services.router.rules.model import RuleSet
@@ -66,6 +70,7 @@ def create_router_app(settings: RouterSettings, rules: RuleSet) -> faust.App:
         value_serializer="json",
     )
     events = app.topic(kafka.topic(LEAD_EVENTS), key_serializer="raw", value_serializer="raw")
+    own_user_ids = tuple(settings.salesforce_integration_user_ids)
     decisions = app.topic(kafka.topic(LEAD_DECISIONS), key_serializer="raw",
                           value_serializer="raw")
     dead_letters = app.topic(kafka.topic(ROUTER_DEAD_LETTERS), key_serializer="raw",
@@ -89,9 +94,10 @@ def create_router_app(settings: RouterSettings, rules: RuleSet) -> faust.App:
                 key = message.key.decode()
                 stored = records.get(key)
                 record = GoldenRecord.model_validate(stored) if stored else None
-                outcome = handle_event(current.rules, record, envelope, datetime.now(UTC))
-            except (EnvelopeError, ValidationError, ConditionError,
-                    UnsupportedEventError, UnicodeDecodeError) as exc:
+                outcome = handle_event(current.rules, record, envelope, datetime.now(UTC),
+                                       own_user_ids)
+            except (EnvelopeError, ValidationError, ConditionError, UnsupportedEventError,
+                    UnlinkedChangeError, UnicodeDecodeError) as exc:
                 # An exception escaping an agent gets the event acked and skipped
                 # (faust-streaming issue #315): dead-letter it with its reason instead.
                 log.warning("router.dead_lettered", reason=str(exc)[:500],

@@ -71,7 +71,7 @@ def test_given_an_mql_when_revenue_is_booked_twice_then_counted_once_customer_sa
     assert again.record.revenue == Decimal("48000.00")
     assert won.decision is not None and won.decision.stage == "customer"
     assert won.decision.owner.email == owner
-    assert won.decision.owner.route == "customers_stay_with_their_owner"
+    assert won.decision.owner.route == "sales_accepted_stays_with_owner"
 
 
 def test_given_an_unknown_engagement_action_when_parsed_then_the_line_is_named():

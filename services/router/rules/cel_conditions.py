@@ -18,6 +18,8 @@ LEAD_FIELD_DEFAULTS: dict[str, Any] = {
     # Kept by the golden record: booked revenue (whole units), the campaign of the first
     # touch, and how many engagements are remembered.
     "revenue": 0, "first_campaign": "", "engagements": 0,
+    # The Lead Status a salesperson set in Salesforce ('' until one is known).
+    "salesforce_status": "",
 }
 
 _ENV = cel.NewEnv(variables={

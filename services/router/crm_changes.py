@@ -1,0 +1,63 @@
+"""Changes people make in the CRMs, as the golden record sees them. Pure functions.
+
+CRM changes arrive keyed by the CRM object (ingest cannot always know the email). The router
+links each to its lead key — a Salesforce notification carries ``Accord_Lead_Key__c`` or
+``Email``; a HubSpot change of the ``email`` property carries the address — and re-keys it,
+so a lead's CRM changes meet its other events in the same partition. Changes made by
+Accord's own integration user only update ids: they are echoes of our own writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from services.contracts.envelope import Envelope
+from services.contracts.events import (
+    HUBSPOT_CHANGE_RECEIVED,
+    SALESFORCE_CHANGE_RECEIVED,
+    HubSpotChangeReceived,
+    SalesforceChangeReceived,
+)
+from services.contracts.lead_key import lead_key_for
+from services.router.golden_record import GoldenRecord, seen
+
+LEAD_KEY_FIELD = "Accord_Lead_Key__c"
+
+
+def linked_lead_key(envelope: Envelope) -> str | None:
+    """The lead key a CRM change belongs to, or None when the change does not say."""
+    if envelope.type == SALESFORCE_CHANGE_RECEIVED:
+        fields: dict[str, Any] = envelope.data.get("fields") or {}
+        email = fields.get(LEAD_KEY_FIELD) or fields.get("Email")
+        return lead_key_for(email) if email else None
+    if envelope.type == HUBSPOT_CHANGE_RECEIVED:
+        data = envelope.data
+        if data.get("property_name") == "email" and data.get("property_value"):
+            return lead_key_for(str(data["property_value"]))
+    return None
+
+
+def is_own_write(change: SalesforceChangeReceived, own_user_ids: Collection[str]) -> bool:
+    """True when Accord's integration user made the change (compared on 15-character ids)."""
+    modified_by = (change.fields.get("LastModifiedById") or "")[:15]
+    return bool(modified_by) and modified_by in {u[:15] for u in own_user_ids}
+
+
+def merge_salesforce_change(record: GoldenRecord, event_id: str,
+                            change: SalesforceChangeReceived) -> GoldenRecord:
+    """Link the Salesforce record's id, and keep the Lead's status as sales set it."""
+    ids = {**record.crm_ids, f"salesforce.{change.sobject_type}": change.sobject_id}
+    update: dict[str, object] = {"crm_ids": ids, "recent_event_ids": seen(record, event_id)}
+    status = change.fields.get("Status")
+    if change.sobject_type == "Lead" and status:
+        update["salesforce_status"] = status
+    return record.model_copy(update=update)
+
+
+def merge_hubspot_change(record: GoldenRecord, event_id: str,
+                         change: HubSpotChangeReceived) -> GoldenRecord:
+    """Link the HubSpot object's id."""
+    ids = {**record.crm_ids, f"hubspot.{change.object_type}": str(change.object_id)}
+    return record.model_copy(update={"crm_ids": ids,
+                                     "recent_event_ids": seen(record, event_id)})

@@ -1,0 +1,81 @@
+"""Salesforce and HubSpot changes in the golden record: linking, SQL, and no echo."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from deploy.local.kafka_broker import REPO_ROOT
+from services.contracts.envelope import decode, encode
+from services.contracts.events import (
+    HUBSPOT_CHANGE_RECEIVED,
+    SALESFORCE_CHANGE_RECEIVED,
+    HubSpotChangeReceived,
+    SalesforceChangeReceived,
+)
+from services.router.handle_event import UnlinkedChangeError, handle_event
+from services.router.rules.loader import load_rules
+from tests.builders import a_captured_lead, an_envelope
+
+RULES = load_rules(REPO_ROOT / "rules" / "leads.yaml")
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+INTEGRATION_USER = "005000000000009AAA"
+REP = "005000000000001AAA"
+EMAIL = "ada@siemens.example"
+
+
+def salesforce_change(status: str, modified_by: str, event_id: str, email: str | None = EMAIL):
+    fields = {"Status": status, "LastModifiedById": modified_by}
+    if email:
+        fields["Accord_Lead_Key__c"] = email
+    change = SalesforceChangeReceived(
+        organization_id="00D000000000001AAA", action_id="04k000000000001AAA",
+        notification_id=event_id, sobject_type="Lead", sobject_id="00Q000000000001AAA",
+        fields=fields, received_at=NOW)
+    record = encode(SALESFORCE_CHANGE_RECEIVED, "/sf", "salesforce:org:Lead:00Q", change,
+                    event_id=event_id)
+    return decode(record.key, record.value, record.headers)
+
+
+def routed_mql():
+    captured = a_captured_lead(at=NOW, email=EMAIL, employees=5000, country="DE")
+    outcome = handle_event(RULES, None, an_envelope(captured, "c1"), NOW)
+    assert outcome.decision is not None and outcome.decision.stage == "mql"
+    return outcome.record
+
+
+def test_given_an_mql_when_a_rep_sets_working_in_salesforce_then_it_becomes_an_sql():
+    outcome = handle_event(RULES, routed_mql(), salesforce_change("Working - Contacted", REP,
+                                                                  "n1"), NOW, [INTEGRATION_USER])
+    assert outcome.decision is not None
+    assert outcome.decision.stage == "sql"
+    assert "stages.sql" in outcome.decision.matched_rules
+    assert outcome.record.crm_ids["salesforce.Lead"] == "00Q000000000001AAA"
+
+
+def test_given_our_own_write_when_it_echoes_back_then_ids_update_but_nothing_is_decided():
+    outcome = handle_event(RULES, routed_mql(),
+                           salesforce_change("Marketing Qualified", INTEGRATION_USER, "n2"),
+                           NOW, [INTEGRATION_USER[:15]])
+    assert outcome.decision is None
+    assert outcome.record.crm_ids["salesforce.Lead"] == "00Q000000000001AAA"
+
+
+def test_given_a_change_without_lead_key_or_email_when_handled_then_unlinked_error():
+    with pytest.raises(UnlinkedChangeError, match="names no lead"):
+        handle_event(RULES, None, salesforce_change("Working - Contacted", REP, "n3",
+                                                    email=None), NOW)
+
+
+def test_given_a_hubspot_email_change_when_handled_then_the_contact_id_is_linked_only():
+    change = HubSpotChangeReceived(
+        event_id=1, subscription_id=7, portal_id=62515, app_id=1, occurred_at=NOW,
+        subscription_type="contact.propertyChange", attempt_number=0, object_id=101,
+        object_type="contact", property_name="email", property_value="Ada@Siemens.example")
+    record = encode(HUBSPOT_CHANGE_RECEIVED, "/hs", "hubspot:62515:contact:101", change,
+                    event_id="h1")
+    outcome = handle_event(RULES, routed_mql(), decode(record.key, record.value,
+                                                       record.headers), NOW)
+    assert outcome.decision is None
+    assert outcome.record.crm_ids["hubspot.contact"] == "101"
