@@ -25,9 +25,8 @@ from services.ingest.idempotency import (
     event_id_for,
 )
 from services.ingest.problems import ProblemError
-from services.ingest.publisher import BrokerUnavailableError, EventPublisher
+from services.ingest.publisher import EventPublisher
 from services.ingest.sender_auth import Sender
-from services.ingest.settings import IngestSettings
 
 
 @dataclass(frozen=True)
@@ -61,7 +60,6 @@ def _json_response(status: int, body: bytes) -> Response:
 async def accept(request: Request, sender: Sender, idempotency_key: str | None,
                  build: Callable[[EventIds], Outcome]) -> Response:
     """Publish what ``build`` returns and answer, honouring idempotency keys."""
-    settings: IngestSettings = request.app.state.settings
     publisher: EventPublisher = request.app.state.publisher
     store: IdempotencyStore = request.app.state.idempotency
     key = idempotency_key or sender.webhook_id
@@ -83,12 +81,9 @@ async def accept(request: Request, sender: Sender, idempotency_key: str | None,
         outcome = build(EventIds(sender, key))
         if outcome.records:
             await publisher.publish_many(outcome.topic, outcome.records)
-    except BrokerUnavailableError as exc:
-        if key is not None:
-            store.release(sender.identity, key)
-        raise ProblemError(503, "Kafka unavailable", f"{exc}; nothing was accepted, retry",
-                           headers={"Retry-After": str(settings.retry_after_seconds)}) from exc
     except BaseException:
+        # Nothing was accepted (a 503 for Kafka, answered by the app's handler): a retry
+        # with this key must be handled anew.
         if key is not None:
             store.release(sender.identity, key)
         raise

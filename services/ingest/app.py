@@ -22,11 +22,12 @@ from services.ingest.idempotency import IdempotencyStore
 from services.ingest.metrics import IngestMetrics, RequestMetricsMiddleware
 from services.ingest.problems import (
     ProblemError,
+    handle_broker_unavailable,
     handle_http_error,
     handle_problem,
     handle_validation,
 )
-from services.ingest.publisher import EventPublisher
+from services.ingest.publisher import BrokerUnavailableError, EventPublisher
 from services.ingest.settings import IngestSettings
 
 
@@ -54,6 +55,7 @@ def create_app(settings: IngestSettings | None = None,
     app.add_exception_handler(ProblemError, handle_problem)
     app.add_exception_handler(RequestValidationError, handle_validation)
     app.add_exception_handler(StarletteHTTPException, handle_http_error)
+    app.add_exception_handler(BrokerUnavailableError, handle_broker_unavailable)
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
     # Outermost: refuse oversized bodies before anything reads them.
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)

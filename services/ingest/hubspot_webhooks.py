@@ -263,9 +263,8 @@ async def receive_hubspot_webhook(request: Request) -> Response:
     try:
         await publisher.publish_many(settings.kafka.topic(CRM_CHANGES),
                                      [record_for(change) for change in changes])
-    except BrokerUnavailableError as exc:
+    except BrokerUnavailableError:
         log.warning("hubspot.webhook.unavailable", **summary)
-        raise ProblemError(503, "Kafka unavailable", f"{exc}; retry (event ids are stable)",
-                           headers={"Retry-After": str(settings.retry_after_seconds)}) from exc
+        raise  # answered 503 with Retry-After by the app's handler
     log.info("hubspot.webhook.accepted", **summary)
     return Response(status_code=204)

@@ -64,6 +64,13 @@ async def handle_validation(request: Request, exc: Exception) -> JSONResponse:
     return await handle_problem(request, validation_problem(exc.errors()))
 
 
+async def handle_broker_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """Kafka did not acknowledge in time: nothing was accepted, the sender retries later."""
+    settings = request.app.state.settings
+    return problem_response(503, "Kafka unavailable", f"{exc}; nothing was accepted, retry",
+                            headers={"Retry-After": str(settings.retry_after_seconds)})
+
+
 async def handle_http_error(_: Request, exc: Exception) -> JSONResponse:
     """The framework's own errors (an unreadable body, a wrong method) as problem details."""
     assert isinstance(exc, StarletteHTTPException)

@@ -87,10 +87,6 @@ class EventPublisher:
             return False
         return True
 
-    async def publish(self, topic: str, record: KafkaRecord) -> None:
-        """Send one record and wait for ``acks=all``; raise ``BrokerUnavailableError`` if not."""
-        await self.publish_many(topic, [record])
-
     async def publish_many(self, topic: str, records: list[KafkaRecord]) -> None:
         """Send records and wait until every one is acknowledged, within the timeout."""
         source = dict(records[0].headers).get("ce_source", b"unknown").decode()

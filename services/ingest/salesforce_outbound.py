@@ -163,10 +163,9 @@ async def receive_salesforce_outbound(request: Request) -> Response:
     try:
         await publisher.publish_many(settings.kafka.topic(CRM_CHANGES),
                                      [record_for(change) for change in changes])
-    except BrokerUnavailableError as exc:
+    except BrokerUnavailableError:
         log.warning("salesforce.outbound.unavailable", **summary)
-        raise ProblemError(503, "Kafka unavailable", f"{exc}; retry (event ids are stable)",
-                           headers={"Retry-After": str(settings.retry_after_seconds)}) from exc
+        raise  # answered 503 with Retry-After by the app's handler
     log.info("salesforce.outbound.accepted", **summary)
     return Response(soap.ACK, status_code=200,
                     media_type=f"{SOAP_11_MEDIA_TYPE}; charset=utf-8")

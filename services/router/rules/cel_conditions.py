@@ -126,6 +126,16 @@ def _group_program(conditions: Sequence[Condition]) -> Any:
     return _GROUPS[sources]
 
 
+def _group_values(conditions: Sequence[Condition], bindings: Bindings) -> list[bool] | None:
+    """All conditions in one CEL call, or None when any of them failed to evaluate."""
+    result = _group_program(conditions).eval(bindings.activation)
+    if result.type() != cel.Type.ERROR:
+        values = result.plain_value()
+        if isinstance(values, list) and all(isinstance(v, bool) for v in values):
+            return [bool(v) for v in values]
+    return None
+
+
 def which_hold(conditions: Sequence[Condition], bindings: Bindings) -> list[bool]:
     """Evaluate several conditions in one CEL call (one call costs more than its work).
 
@@ -133,12 +143,10 @@ def which_hold(conditions: Sequence[Condition], bindings: Bindings) -> list[bool
     """
     if not conditions:
         return []
-    result = _group_program(conditions).eval(bindings.activation)
-    if result.type() != cel.Type.ERROR:
-        values = result.plain_value()
-        if isinstance(values, list) and all(isinstance(v, bool) for v in values):
-            return [bool(v) for v in values]
-    return [condition.holds(bindings) for condition in conditions]
+    values = _group_values(conditions, bindings)
+    if values is None:
+        return [condition.holds(bindings) for condition in conditions]
+    return values
 
 
 def first_holding(conditions: Sequence[Condition], bindings: Bindings) -> int | None:
@@ -149,9 +157,7 @@ def first_holding(conditions: Sequence[Condition], bindings: Bindings) -> int | 
     """
     if not conditions:
         return None
-    result = _group_program(conditions).eval(bindings.activation)
-    if result.type() != cel.Type.ERROR:
-        values = result.plain_value()
-        if isinstance(values, list) and all(isinstance(v, bool) for v in values):
-            return next((i for i, v in enumerate(values) if v), None)
-    return next((i for i, c in enumerate(conditions) if c.holds(bindings)), None)
+    values = _group_values(conditions, bindings)
+    if values is None:
+        return next((i for i, c in enumerate(conditions) if c.holds(bindings)), None)
+    return next((i for i, v in enumerate(values) if v), None)
