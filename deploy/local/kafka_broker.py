@@ -116,7 +116,10 @@ class KafkaBroker:
             return
         cluster_id = _random_cluster_id()
         result = subprocess.run(  # noqa: S603 - fixed argv
-            self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)),
+            # `--cluster-id=` keeps an id that starts with "-" (1 in 64 do) from being read
+            # as an option by the tool's argument parser.
+            self._java("kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
+                       "--config", str(config)),
             capture_output=True,
             text=True,
             check=False,

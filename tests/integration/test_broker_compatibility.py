@@ -80,3 +80,20 @@ async def test_given_accords_topics_when_described_then_partitions_and_policies_
     assert len(described[kafka.topic(RULES)]["partitions"]) == 1
     entries = {c[0]: c[1] for c in configs[0].resources[0][4]}
     assert entries["cleanup.policy"] == "compact"
+
+
+def test_given_a_cluster_id_starting_with_a_dash_when_the_broker_starts_then_it_runs(
+        tmp_path, monkeypatch):
+    # URL-safe base64 ids start with "-" 1 time in 64; the storage tool once read them as
+    # an option and refused to format.
+    from deploy.local import kafka_broker
+    from tests.conftest import free_port
+
+    monkeypatch.setattr(kafka_broker, "_random_cluster_id", lambda: "-AbCdEfGhIjKlMnOpQrStUw")
+    kafka_broker.fetch_broker_jars()
+    broker = kafka_broker.KafkaBroker(free_port(), free_port(), tmp_path / "kafka")
+    try:
+        broker.start()
+        assert kafka_broker.is_listening("127.0.0.1", broker.port)
+    finally:
+        broker.stop()
