@@ -14,6 +14,8 @@ import httpx
 
 from deploy.local.kafka_broker import REPO_ROOT
 from deploy.local.launcher import local_environment
+from services.messaging.settings import KafkaSettings
+from tests.conftest import free_port
 
 
 @dataclass
@@ -62,3 +64,24 @@ def wait_for_http(url: str, process: ServiceProcess, timeout: float = 30.0,
             pass
         time.sleep(0.2)
     raise AssertionError(f"{url} not ready within {timeout}s:\n{process.output()[-3000:]}")
+
+
+def start_ingest(kafka: KafkaSettings, log_path: Path,
+                 settings: dict[str, str] | None = None) -> tuple[str, ServiceProcess]:
+    """A real ingest process on a free port, publishing with ``kafka``; waits until it is
+    ready and returns its base URL (also its public base URL) and the process."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = start_service("services.ingest", {
+        "ACCORD_INGEST_PORT": str(port),
+        "ACCORD_INGEST_PUBLIC_BASE_URL": url,
+        "ACCORD_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "ACCORD_KAFKA_TOPIC_PREFIX": kafka.topic_prefix,
+        **(settings or {}),
+    }, log_path)
+    try:
+        wait_for_http(f"{url}/health/ready", process)
+    except BaseException:
+        process.stop()
+        raise
+    return url, process

@@ -21,8 +21,7 @@ from services.contracts.events import HUBSPOT_CHANGE_RECEIVED
 from services.contracts.schema_files import schema_path
 from services.messaging.settings import KafkaSettings
 from services.messaging.topics import CRM_CHANGES
-from tests.conftest import free_port
-from tests.integration.service_processes import start_service, wait_for_http
+from tests.integration.service_processes import start_ingest
 
 pytestmark = pytest.mark.integration
 
@@ -38,20 +37,13 @@ PATH = "/webhooks/hubspot"
 def hubspot_ingest(kafka: KafkaSettings,
                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real ingest process that accepts HubSpot webhooks for one portal."""
-    port = free_port()
-    process = start_service("services.ingest", {
-        "ACCORD_INGEST_PORT": str(port),
-        "ACCORD_INGEST_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+    url, process = start_ingest(kafka, tmp_path_factory.mktemp("hubspot-ingest") / "ingest.log", {
         "ACCORD_INGEST_HUBSPOT_CLIENT_SECRET": SECRET,
         "ACCORD_INGEST_HUBSPOT_APP_ID": str(APP_ID),
         "ACCORD_INGEST_HUBSPOT_PORTAL_IDS": json.dumps([PORTAL]),
         "ACCORD_INGEST_MAX_BODY_BYTES": str(BODY_LIMIT),
-        "ACCORD_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-        "ACCORD_KAFKA_TOPIC_PREFIX": kafka.topic_prefix,
-    }, tmp_path_factory.mktemp("hubspot-ingest") / "ingest.log")
-    url = f"http://127.0.0.1:{port}"
+    })
     try:
-        wait_for_http(f"{url}/health/ready", process)
         yield url
     finally:
         process.stop()

@@ -16,7 +16,10 @@ from services.messaging.topics import LEAD_EVENTS
 from tests.builders import a_lead
 from tests.conftest import free_port, read_records
 from tests.integration.conftest import API_KEY
-from tests.integration.service_processes import ServiceProcess, start_service, wait_for_http
+from tests.integration.service_processes import (
+    ServiceProcess,
+    start_ingest,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -94,10 +97,6 @@ def test_given_ingest_is_up_when_probed_then_live_and_ready(ingest: str):
     assert httpx.get(f"{ingest}/health/ready").json() == {"status": "ready"}
 
 
-def _log(path: Path) -> Path:
-    return path / "ingest.log"
-
-
 def test_given_the_broker_is_stopped_when_a_lead_is_posted_then_503_with_retry_after(
         tmp_path: Path):
     from deploy.local.kafka_broker import KafkaBroker, fetch_broker_jars
@@ -113,15 +112,8 @@ def test_given_the_broker_is_stopped_when_a_lead_is_posted_then_503_with_retry_a
         from services.messaging.topics import accord_topics, ensure_topics
 
         asyncio.run(ensure_topics(settings, accord_topics(settings)))
-        port = free_port()
-        process = start_service("services.ingest", {
-            "ACCORD_INGEST_PORT": str(port),
-            "ACCORD_INGEST_API_KEYS": json.dumps([API_KEY]),
-            "ACCORD_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
-            "ACCORD_KAFKA_TOPIC_PREFIX": "",
-        }, _log(tmp_path))
-        url = f"http://127.0.0.1:{port}"
-        wait_for_http(f"{url}/health/ready", process)
+        url, process = start_ingest(settings, tmp_path / "ingest.log",
+                                    {"ACCORD_INGEST_API_KEYS": json.dumps([API_KEY])})
         assert post(url, a_lead()).status_code == 202
 
         broker.kill()

@@ -25,7 +25,7 @@ from services.messaging.settings import KafkaSettings
 from services.messaging.topics import LEAD_EVENTS, accord_topics, ensure_topics
 from tests.builders import a_lead
 from tests.conftest import free_port
-from tests.integration.service_processes import start_service, wait_for_http
+from tests.integration.service_processes import start_ingest
 
 pytestmark = pytest.mark.integration
 API_KEY = "outage-test-key"
@@ -89,16 +89,10 @@ async def test_given_a_steady_stream_when_the_broker_dies_and_returns_then_no_2x
     broker.start()
     settings = KafkaSettings(bootstrap_servers=broker.bootstrap_servers)
     await ensure_topics(settings, accord_topics(settings))
-    port = free_port()
-    ingest = start_service("services.ingest", {
-        "ACCORD_INGEST_PORT": str(port), "ACCORD_INGEST_API_KEYS": json.dumps([API_KEY]),
-        "ACCORD_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
-        "ACCORD_KAFKA_TOPIC_PREFIX": "",
-    }, tmp_path / "ingest.log")
-    url = f"http://127.0.0.1:{port}"
+    url, ingest = start_ingest(settings, tmp_path / "ingest.log",
+                               {"ACCORD_INGEST_API_KEYS": json.dumps([API_KEY])})
     answers: list[Answer] = []
     try:
-        wait_for_http(f"{url}/health/ready", ingest)
         stop = asyncio.Event()
         stream = asyncio.create_task(steady_stream(url, stop, answers))
         await asyncio.sleep(3)

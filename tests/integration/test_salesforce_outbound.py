@@ -17,8 +17,11 @@ from services.contracts.schema_files import schema_path
 from services.ingest.salesforce_outbound import event_id_for
 from services.messaging.settings import KafkaSettings
 from services.messaging.topics import CRM_CHANGES
-from tests.conftest import free_port, read_events_with_ids
-from tests.integration.service_processes import ServiceProcess, start_service, wait_for_http
+from tests.conftest import read_events_with_ids
+from tests.integration.service_processes import (
+    ServiceProcess,
+    start_ingest,
+)
 from tests.salesforce_messages import (
     ACTION,
     ENTERPRISE_URL,
@@ -45,17 +48,12 @@ XML = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'}
 def salesforce_ingest(kafka: KafkaSettings, tmp_path_factory: pytest.TempPathFactory,
                       ) -> Iterator[tuple[str, ServiceProcess]]:
     """A real ingest process accepting one org, configured by its 15-character id."""
-    port = free_port()
-    process = start_service("services.ingest", {
-        "ACCORD_INGEST_PORT": str(port),
-        "ACCORD_INGEST_SALESFORCE_ORG_IDS": json.dumps([ORG[:15]]),
-        "ACCORD_INGEST_MAX_BODY_BYTES": str(BODY_LIMIT),
-        "ACCORD_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
-        "ACCORD_KAFKA_TOPIC_PREFIX": kafka.topic_prefix,
-    }, tmp_path_factory.mktemp("salesforce-ingest") / "ingest.log")
-    url = f"http://127.0.0.1:{port}"
+    url, process = start_ingest(
+        kafka, tmp_path_factory.mktemp("salesforce-ingest") / "ingest.log", {
+            "ACCORD_INGEST_SALESFORCE_ORG_IDS": json.dumps([ORG[:15]]),
+            "ACCORD_INGEST_MAX_BODY_BYTES": str(BODY_LIMIT),
+        })
     try:
-        wait_for_http(f"{url}/health/ready", process)
         yield url, process
     finally:
         process.stop()

@@ -6,29 +6,18 @@ and server certificate) in a temporary folder, and stops it when the module's te
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import ssl
-import subprocess
-import sys
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
+from tests.conftest import free_port
+from tests.integration.service_processes import ServiceProcess, start_service, wait_for_http
+
 CLIENT_ID = "accord-test-client"
 CLIENT_SECRET = "salesforce-test-secret"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -40,7 +29,7 @@ class SalesforceSandbox:
     client_id: str = CLIENT_ID
     client_secret: str = CLIENT_SECRET
     log_path: Path = field(init=False)
-    _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    _process: ServiceProcess | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}.log"
@@ -66,63 +55,43 @@ class SalesforceSandbox:
 
     def start(self, env: Mapping[str, str] | None = None, timeout: float = 30.0) -> None:
         """Start the process (with extra ``env`` settings) and wait until it is healthy."""
-        process_env = {
-            **os.environ,
+        process = self._process = start_service("sandboxes.salesforce", {
             "SALESFORCE_SANDBOX_HOST": "127.0.0.1",
             "SALESFORCE_SANDBOX_PORT": str(self.port),
             "SALESFORCE_SANDBOX_DATA_DIR": str(self.data_dir),
             "SALESFORCE_SANDBOX_CLIENT_ID": self.client_id,
             "SALESFORCE_SANDBOX_CLIENT_SECRET": self.client_secret,
             **(env or {}),
-        }
-        with self.log_path.open("ab") as log:
-            # Output goes to a file: a pipe nobody reads would block the server once full.
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", "sandboxes.salesforce"], cwd=REPO_ROOT, env=process_env,
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        self._wait_healthy(timeout)
+        }, self.log_path)
+        try:
+            # The CA is written at first start; only then can the health check trust it.
+            deadline = time.monotonic() + timeout
+            while not self.ca_path.exists():
+                assert process.popen.poll() is None, f"exited early:\n{self.output()[-3000:]}"
+                assert time.monotonic() < deadline, f"no CA in {timeout}s:\n{self.output()[-3000:]}"
+                time.sleep(0.1)
+            wait_for_http(f"{self.base_url}/__sandbox/health", process,
+                          max(1.0, deadline - time.monotonic()), verify=str(self.ca_path))
+        except AssertionError:
+            self.stop()
+            raise
 
     def stop(self, timeout: float = 15.0) -> None:
         """Terminate the process (SIGKILL after ``timeout``)."""
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        if process is not None:
+            process.stop(timeout=timeout)
 
     def restart(self, env: Mapping[str, str] | None = None) -> None:
         """Start a new process on the same port and data; ``env`` applies to this run only."""
         self.stop()
         self.start(env)
 
-    def _wait_healthy(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        url = f"{self.base_url}/__sandbox/health"
-        while time.monotonic() < deadline:
-            if self._process is not None and self._process.poll() is not None:
-                raise AssertionError(f"Salesforce sandbox exited early:\n{self.output()[-3000:]}")
-            if self.ca_path.exists():
-                try:
-                    context = ssl.create_default_context(cafile=str(self.ca_path))
-                    response = httpx.get(url, timeout=1.0, verify=context, trust_env=False)
-                    if response.status_code == 200:
-                        return
-                except (httpx.HTTPError, ssl.SSLError):
-                    pass
-            time.sleep(0.1)
-        self.stop()
-        raise AssertionError(f"Salesforce sandbox not healthy within {timeout}s:\n"
-                             f"{self.output()[-3000:]}")
-
 
 @pytest.fixture(scope="module")
 def salesforce_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SalesforceSandbox]:
     """A Salesforce sandbox process shared by the tests of one module, stopped at its end."""
-    sandbox = SalesforceSandbox(port=_free_port(),
+    sandbox = SalesforceSandbox(port=free_port(),
                                 data_dir=tmp_path_factory.mktemp("salesforce") / "data")
     sandbox.start()
     try:

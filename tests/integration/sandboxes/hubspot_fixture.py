@@ -6,28 +6,16 @@ Import the fixture into a test module with
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
+from tests.conftest import free_port
+from tests.integration.service_processes import ServiceProcess, start_service, wait_for_http
+
 ACCESS_TOKEN = "pat-test-hubspot-token"
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -38,7 +26,7 @@ class HubSpotSandbox:
     data_dir: Path
     access_token: str = ACCESS_TOKEN
     log_path: Path = field(init=False)
-    _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
+    _process: ServiceProcess | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}.log"
@@ -54,52 +42,28 @@ class HubSpotSandbox:
 
     def start(self, timeout: float = 30.0) -> None:
         """Start the process and wait until its health endpoint answers."""
-        env = {
-            **os.environ,
+        self._process = start_service("sandboxes.hubspot", {
             "HUBSPOT_SANDBOX_HOST": "127.0.0.1",
             "HUBSPOT_SANDBOX_PORT": str(self.port),
             "HUBSPOT_SANDBOX_DATA_DIR": str(self.data_dir),
             "HUBSPOT_SANDBOX_ACCESS_TOKEN": self.access_token,
-        }
-        with self.log_path.open("ab") as log:
-            # Output goes to a file: a pipe nobody reads would block the server once full.
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", "sandboxes.hubspot"], cwd=REPO_ROOT, env=env,
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        self._wait_healthy(timeout)
+        }, self.log_path)
+        try:
+            wait_for_http(f"{self.base_url}/__sandbox/health", self._process, timeout)
+        except AssertionError:
+            self.stop()
+            raise
 
     def stop(self, timeout: float = 15.0) -> None:
         """Terminate the process (SIGKILL after ``timeout``)."""
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        if process is not None:
+            process.stop(timeout=timeout)
 
     def restart(self) -> None:
         """Stop the process and start a new one on the same port and data directory."""
         self.stop()
         self.start()
-
-    def _wait_healthy(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        url = f"{self.base_url}/__sandbox/health"
-        while time.monotonic() < deadline:
-            if self._process is not None and self._process.poll() is not None:
-                raise AssertionError(f"HubSpot sandbox exited early:\n{self.output()[-3000:]}")
-            try:
-                if httpx.get(url, timeout=1.0, trust_env=False).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise AssertionError(f"HubSpot sandbox not healthy within {timeout}s:\n"
-                             f"{self.output()[-3000:]}")
 
 
 def start_hubspot_sandbox(data_dir: Path) -> HubSpotSandbox:
