@@ -77,11 +77,13 @@ async def fresh_kafka(kafka_broker: Broker) -> KafkaSettings:
 
 
 async def read_records(settings: KafkaSettings, topic: str, count: int,
-                       within: float = 30.0) -> list[Any]:
-    """Read ``count`` records from the start of a topic (any partition), or fail."""
+                       within: float = 30.0, settle: float = 0.0) -> list[Any]:
+    """Read ``count`` records from the start of a topic (any partition), or fail; then keep
+    reading ``settle`` seconds more, so that records beyond ``count`` would show too."""
     consumer = AIOKafkaConsumer(settings.topic(topic),
                                 bootstrap_servers=settings.bootstrap_servers,
                                 auto_offset_reset="earliest", enable_auto_commit=False,
+                                isolation_level="read_committed",
                                 group_id=f"reader-{uuid.uuid4().hex[:8]}")
     await consumer.start()
     records: list[Any] = []
@@ -91,6 +93,10 @@ async def read_records(settings: KafkaSettings, topic: str, count: int,
                 batch = await consumer.getmany(timeout_ms=500)
                 for messages in batch.values():
                     records.extend(messages)
+        until = asyncio.get_running_loop().time() + settle
+        while asyncio.get_running_loop().time() < until:
+            for messages in (await consumer.getmany(timeout_ms=300)).values():
+                records.extend(messages)
     finally:
         await consumer.stop()
     return records
@@ -103,6 +109,7 @@ async def read_events_with_ids(settings: KafkaSettings, topic: str, ids: set[str
     consumer = AIOKafkaConsumer(settings.topic(topic),
                                 bootstrap_servers=settings.bootstrap_servers,
                                 auto_offset_reset="earliest", enable_auto_commit=False,
+                                isolation_level="read_committed",
                                 group_id=f"reader-{uuid.uuid4().hex[:8]}")
     await consumer.start()
     found: list[Any] = []

@@ -39,7 +39,8 @@ class TopicSpec:
 
 
 def router_changelog(settings: KafkaSettings) -> str:
-    """Faust names a table's changelog ``<app id>-<table>-changelog``."""
+    """The golden records' changelog, ``<router group>-golden-records-changelog``: partition
+    *p* holds the state of the leads on partition *p* of the lead events."""
     return f"{settings.group(ROUTER_APP_ID)}-{GOLDEN_RECORDS_TABLE}-changelog"
 
 
@@ -57,8 +58,8 @@ def accord_topics(settings: KafkaSettings) -> list[TopicSpec]:
                   {"cleanup.policy": "delete", "retention.ms": _MONTH_MS}),
         TopicSpec(settings.topic(ROUTER_DEAD_LETTERS), 6,
                   {"cleanup.policy": "delete", "retention.ms": _MONTH_MS}),
-        # The golden record's changelog must be compacted, never time-retained: recovery
-        # reads it from the start (faust-streaming issues #651, #176).
+        # The golden record's changelog must be compacted, never time-retained: a worker
+        # taking over a partition restores its state by reading it from the start.
         TopicSpec(router_changelog(settings), 6, {"cleanup.policy": "compact"}),
     ]
 

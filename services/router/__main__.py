@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import sys
-
-import faust
 
 from services.logging_setup import configure_logging
 from services.router.rules.loader import RuleFileError, load_rules
 from services.router.settings import RouterSettings
-from services.router.stream_app import create_router_app
+from services.router.stream_worker import RouterWorker
+
+
+async def _serve(worker: RouterWorker) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await worker.run(stop)
 
 
 def main() -> None:
-    """Load and validate the rule file, then run the worker until interrupted."""
+    """Load and validate the rule file, then run the worker until SIGTERM or SIGINT."""
     configure_logging("router")
     settings = RouterSettings()
     try:
@@ -22,8 +30,7 @@ def main() -> None:
         # A bad rule file never reaches a running router.
         print(f"router: the rule file is invalid, not starting:\n{exc}", file=sys.stderr)
         raise SystemExit(2) from exc
-    app = create_router_app(settings, rules)
-    faust.Worker(app, loglevel="info").execute_from_commandline()
+    asyncio.run(_serve(RouterWorker(settings, rules)))
 
 
 if __name__ == "__main__":

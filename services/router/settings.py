@@ -16,8 +16,12 @@ class RouterSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ACCORD_ROUTER_", extra="ignore")
 
     rules_file: Path = Path("rules/leads.yaml")
-    # Standby replicas of the golden-record table on other workers speed up fail-over.
-    standby_replicas: int = 1
+    # Records per partition batch; one Kafka transaction commits each batch.
+    max_batch: int = 500
+    # A batch that cannot commit within this (broker away) is abandoned and read again.
+    transaction_timeout_seconds: float = 30.0
+    # A worker silent for longer than this is dropped from the group by Kafka.
+    max_poll_interval_seconds: float = 300.0
     # How soon the group notices a dead worker and hands its partitions to the others.
     session_timeout_seconds: float = 10.0
     # Salesforce users Accord writes as: their changes are echoes and trigger no decision.

@@ -100,7 +100,9 @@ class SyncWorker:
         consumer = AIOKafkaConsumer(
             kafka.topic(LEAD_DECISIONS), bootstrap_servers=kafka.bootstrap_servers,
             group_id=kafka.group(SYNC_GROUP), enable_auto_commit=False,
-            auto_offset_reset="earliest", security_protocol=kafka.security_protocol)
+            auto_offset_reset="earliest", security_protocol=kafka.security_protocol,
+            # The router writes decisions in transactions: never act on an aborted one.
+            isolation_level="read_committed")
         self._dead_letters = AIOKafkaProducer(
             bootstrap_servers=kafka.bootstrap_servers, acks="all", enable_idempotence=True,
             security_protocol=kafka.security_protocol)

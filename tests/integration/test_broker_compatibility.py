@@ -1,18 +1,20 @@
-"""The pinned Apache Kafka broker works with the clients Accord uses: aiokafka and faust.
+"""The pinned Apache Kafka broker works with what Accord uses of aiokafka.
 
 The suite's broker runs from the jars pinned in deploy/kafka/pom.xml (Kafka 4.0.0, KRaft).
-The ingest and router tests exercise aiokafka's idempotent producer and a faust-streaming
-worker with a changelog-backed table against it; these tests pin the facts down directly.
+The ingest tests exercise aiokafka's idempotent producer and the router tests its
+transactions; these tests pin the facts down directly.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import ProducerFenced
 
 from deploy.local.kafka_broker import LIBS_DIR, POM
 from services.messaging.settings import KafkaSettings
@@ -59,6 +61,47 @@ async def test_given_the_broker_when_an_idempotent_acks_all_producer_sends_then_
     finally:
         await consumer.stop()
     assert (record.key, record.value, record.headers) == (b"k", b"v", (("ce_id", b"x"),))
+
+
+async def test_given_transactions_when_committed_aborted_and_fenced_then_readers_see_commits(
+        kafka: KafkaSettings):
+    # The router commits state, decisions and offsets in one transaction per batch, and a
+    # new owner of a partition fences the old one by reusing its transactional id.
+    topic, group = kafka.topic(LEAD_DECISIONS), kafka.group("txn-check")
+    source = TopicPartition(kafka.topic(LEAD_EVENTS), 3)
+    old = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers,
+                           transactional_id=kafka.group("txn-check-3"))
+    await old.start()
+    async with old.transaction():
+        await old.send(topic, b"committed", key=b"txn", partition=2)
+        await old.send_offsets_to_transaction({source: 7}, group)
+    await old.begin_transaction()
+    await old.send(topic, b"aborted", key=b"txn", partition=2)
+    await old.abort_transaction()
+    await old.begin_transaction()
+    await old.send(topic, b"left open by a dead worker", key=b"txn", partition=2)
+    new = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers,
+                           transactional_id=kafka.group("txn-check-3"))
+    await new.start()  # aborts the open transaction and fences the old producer
+    with pytest.raises(ProducerFenced):
+        await old.commit_transaction()
+    await new.stop()
+    with contextlib.suppress(ProducerFenced):
+        await old.stop()
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, group_id=group,
+                                enable_auto_commit=False, isolation_level="read_committed")
+    await consumer.start()
+    try:
+        partition = TopicPartition(topic, 2)
+        consumer.assign([partition])
+        await consumer.seek_to_beginning(partition)
+        batch = await consumer.getmany(partition, timeout_ms=3000)
+        committed = await consumer.committed(source)
+    finally:
+        await consumer.stop()
+    values = [r.value for r in batch.get(partition, []) if r.key == b"txn"]
+    assert values == [b"committed"]
+    assert committed == 7
 
 
 async def test_given_accords_topics_when_described_then_partitions_and_policies_are_set(

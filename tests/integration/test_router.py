@@ -1,4 +1,4 @@
-"""The router as a real faust worker on the real broker: events in, explained decisions out."""
+"""The router as a real worker process on the real broker: events in, explained decisions out."""
 
 from __future__ import annotations
 

@@ -1,0 +1,115 @@
+"""One Kafka record in, the state changes and the records to publish out. No I/O.
+
+The worker (``stream_worker``) runs this for every record of a batch and then writes the
+changes and the output records in one Kafka transaction with the input offset; keeping the
+step free of Kafka makes it testable on its own and leaves the worker a thin adapter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import structlog
+from pydantic import ValidationError
+
+from services.contracts.envelope import EnvelopeError, decode, encode
+from services.contracts.events import LEAD_ROUTED
+from services.messaging.dead_letters import dead_letter_headers
+from services.router.golden_record import GoldenRecord
+from services.router.handle_event import (
+    UnlinkedChangeError,
+    UnsupportedEventError,
+    handle_event,
+)
+from services.router.rules.cel_conditions import ConditionError
+from services.router.rules.model import RuleSet
+
+log = structlog.get_logger(__name__)
+SOURCE = "/accord/router"
+RECORD_PREFIX = "lead:"
+
+Headers = Sequence[tuple[str, bytes]]
+
+# Reasons an event cannot be processed that are the event's fault: dead-letter, move on.
+_POISON = (EnvelopeError, ValidationError, ConditionError, UnsupportedEventError,
+           UnlinkedChangeError, UnicodeDecodeError)
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """The parts of a consumed record the router reads."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Headers
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A record to publish: to a topic ``kind`` the worker maps to a real topic name."""
+
+    kind: str  # "decisions" | "dead_letters"
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+@dataclass
+class StepResult:
+    """What one record changed: state by key (JSON bytes) and the records to publish."""
+
+    changes: dict[str, bytes] = field(default_factory=dict)
+    outputs: list[Outgoing] = field(default_factory=list)
+    decided: int = 0
+    dead_lettered: int = 0
+
+
+def record_key(lead_key: str) -> str:
+    """The state key of a lead's golden record (other state kinds use other prefixes)."""
+    return RECORD_PREFIX + lead_key
+
+
+def process_record(rules: RuleSet, lookup: Callable[[str], bytes | None], incoming: Incoming,
+                   now: datetime, own_user_ids: Collection[str], result: StepResult) -> None:
+    """Apply one record to the state seen through ``lookup`` and add the effects to
+    ``result``. A poison record (undecodable, invalid, unsupported) becomes a dead letter
+    with its reason; it never stops the partition."""
+    try:
+        if not incoming.key:
+            raise EnvelopeError("the record has no key; Accord keys events by lead key")
+        envelope = decode(incoming.key, incoming.value or b"", list(incoming.headers))
+        stored = lookup(record_key(incoming.key.decode()))
+        record = GoldenRecord.model_validate_json(stored) if stored else None
+        outcome = handle_event(rules, record, envelope, now, own_user_ids)
+    except _POISON as exc:
+        _dead_letter(incoming, str(exc), result)
+        return
+    except Exception as exc:  # a bug in one event must not block the partition either
+        log.exception("router.unexpected_error", topic=incoming.topic,
+                      partition=incoming.partition, offset=incoming.offset)
+        _dead_letter(incoming, f"unexpected error: {type(exc).__name__}: {exc}", result)
+        return
+    lead_key = outcome.record.lead_key
+    if not outcome.duplicate:
+        result.changes[record_key(lead_key)] = outcome.record.model_dump_json().encode()
+    if outcome.decision is not None:
+        out = encode(LEAD_ROUTED, SOURCE, lead_key, outcome.decision,
+                     event_id=outcome.decision.decision_id)
+        result.outputs.append(Outgoing("decisions", out.key, out.value, list(out.headers)))
+        result.decided += 1
+
+
+def _dead_letter(incoming: Incoming, reason: str, result: StepResult) -> None:
+    log.warning("router.dead_lettered", reason=reason[:500], topic=incoming.topic,
+                partition=incoming.partition, offset=incoming.offset)
+    headers = dead_letter_headers(list(incoming.headers), topic=incoming.topic,
+                                  partition=incoming.partition, offset=incoming.offset,
+                                  stage="router", reason=reason)
+    result.outputs.append(Outgoing("dead_letters", incoming.key or b"", incoming.value or b"",
+                                   list(headers)))
+    result.dead_lettered += 1

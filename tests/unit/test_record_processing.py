@@ -1,0 +1,80 @@
+"""The router's per-record step, without Kafka: state changes and records to publish."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from services.contracts.envelope import decode, encode
+from services.contracts.events import LEAD_CAPTURED, LEAD_ROUTED
+from services.messaging.dead_letters import PREFIX
+from services.router.record_processing import (
+    Incoming,
+    StepResult,
+    process_record,
+    record_key,
+)
+from services.router.rules.loader import load_rules
+from tests.builders import a_captured_lead
+
+RULES = load_rules(Path("rules/leads.yaml"))
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
+
+def an_incoming(event_id: str = "evt-1", offset: int = 0, **lead: object) -> Incoming:
+    captured = a_captured_lead(**lead)
+    record = encode(LEAD_CAPTURED, "/test", captured.lead_key, captured, event_id=event_id)
+    return Incoming("lead-events", 0, offset, record.key, record.value, list(record.headers))
+
+
+def run(*records: Incoming, state: dict[str, bytes] | None = None) -> StepResult:
+    result = StepResult()
+    committed = state or {}
+
+    def lookup(key: str) -> bytes | None:
+        return result.changes.get(key, committed.get(key))
+
+    for incoming in records:
+        process_record(RULES, lookup, incoming, NOW, (), result)
+    return result
+
+
+def test_given_a_new_lead_when_processed_then_its_record_is_stored_and_a_decision_published():
+    result = run(an_incoming(email="ada@siemens.example", employees=5000, country="DE"))
+    assert list(result.changes) == [record_key("ada@siemens.example")]
+    [out] = result.outputs
+    assert out.kind == "decisions"
+    decision = decode(out.key, out.value, out.headers)
+    assert decision.type == LEAD_ROUTED and decision.data["lead_key"] == "ada@siemens.example"
+    assert result.decided == 1 and result.dead_lettered == 0
+
+
+def test_given_a_redelivery_when_processed_then_state_unchanged_and_same_decision_repeats():
+    first = run(an_incoming(email="ada@siemens.example"))
+    again = run(an_incoming(email="ada@siemens.example"), state=first.changes)
+    assert again.changes == {}
+    assert [o.value for o in again.outputs] == [o.value for o in first.outputs]
+
+
+def test_given_two_events_of_one_lead_in_a_batch_when_processed_then_the_second_sees_the_first():
+    result = run(an_incoming("e1", email="bo@shop.example", employees=300),
+                 an_incoming("e2", 1, email="bo@shop.example", employees=None,
+                             lead_source="demo_request"))
+    decisions = [decode(o.key, o.value, o.headers).data for o in result.outputs]
+    assert len(decisions) == 2
+    assert decisions[1]["lead"]["employees"] == 300  # kept from the first event
+
+
+def test_given_a_poison_record_when_processed_then_it_is_dead_lettered_with_its_reason():
+    poison = Incoming("lead-events", 4, 17, b"x@y.example", b"{not json", [])
+    result = run(poison)
+    [out] = result.outputs
+    headers = dict(out.headers)
+    assert out.kind == "dead_letters" and result.changes == {}
+    assert headers[PREFIX + "offset"] == b"17" and headers[PREFIX + "partition"] == b"4"
+    assert headers[PREFIX + "reason"]
+
+
+def test_given_a_record_without_key_when_processed_then_the_reason_names_the_key():
+    result = run(Incoming("lead-events", 0, 0, None, b"{}", []))
+    assert b"no key" in dict(result.outputs[0].headers)[PREFIX + "reason"]
