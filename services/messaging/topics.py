@@ -17,6 +17,8 @@ LEAD_DECISIONS = "accord.lead-decisions"
 # CRM changes are keyed by the CRM object (e.g. hubspot:<portal>:contact:<id>): a change
 # does not always carry the email, so the router resolves it to a lead key.
 CRM_CHANGES = "accord.crm-changes"
+# The router's own copy of CRM changes, re-keyed by lead key (co-partitioned with lead events).
+CRM_CHANGES_BY_LEAD = "accord.router.crm-changes-by-lead"
 SYNC_DEAD_LETTERS = "accord.sync.dead-letters"
 ROUTER_DEAD_LETTERS = "accord.router.dead-letters"
 # Published rule sets: one key, compacted, so the latest version is always there to read.
@@ -50,6 +52,8 @@ def accord_topics(settings: KafkaSettings) -> list[TopicSpec]:
         TopicSpec(settings.topic(LEAD_EVENTS), 6,
                   {"cleanup.policy": "delete", "retention.ms": _WEEK_MS}),
         TopicSpec(settings.topic(CRM_CHANGES), 6,
+                  {"cleanup.policy": "delete", "retention.ms": _WEEK_MS}),
+        TopicSpec(settings.topic(CRM_CHANGES_BY_LEAD), 6,
                   {"cleanup.policy": "delete", "retention.ms": _WEEK_MS}),
         TopicSpec(settings.topic(LEAD_DECISIONS), 6,
                   {"cleanup.policy": "delete", "retention.ms": _WEEK_MS}),

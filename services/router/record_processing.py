@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from services.contracts.envelope import EnvelopeError, decode, encode
 from services.contracts.events import LEAD_ROUTED
 from services.messaging.dead_letters import dead_letter_headers
+from services.router.crm_changes import linked_lead_key
 from services.router.golden_record import GoldenRecord
 from services.router.handle_event import (
     UnlinkedChangeError,
@@ -29,6 +30,7 @@ from services.router.rules.model import RuleSet
 log = structlog.get_logger(__name__)
 SOURCE = "/accord/router"
 RECORD_PREFIX = "lead:"
+LINK_PREFIX = "link:"
 
 Headers = Sequence[tuple[str, bytes]]
 
@@ -53,7 +55,7 @@ class Incoming:
 class Outgoing:
     """A record to publish: to a topic ``kind`` the worker maps to a real topic name."""
 
-    kind: str  # "decisions" | "dead_letters"
+    kind: str  # "decisions" | "dead_letters" | "crm_changes_by_lead"
     key: bytes
     value: bytes
     headers: list[tuple[str, bytes]]
@@ -113,3 +115,35 @@ def _dead_letter(incoming: Incoming, reason: str, result: StepResult) -> None:
     result.outputs.append(Outgoing("dead_letters", incoming.key or b"", incoming.value or b"",
                                    list(headers)))
     result.dead_lettered += 1
+
+
+def link_crm_change(lookup: Callable[[str], bytes | None], incoming: Incoming,
+                    result: StepResult) -> None:
+    """Re-key a CRM change (keyed by CRM object) by the lead it belongs to.
+
+    A change that names the lead (its email or lead key) also teaches the link, so later
+    changes of the same CRM object (a HubSpot property change carries only the object id)
+    find their lead. A change of an object never linked is dead-lettered with that reason;
+    replaying it after a linking change arrived routes it.
+    """
+    try:
+        if not incoming.key:
+            raise EnvelopeError("the record has no key; CRM changes are keyed by CRM object")
+        envelope = decode(incoming.key, incoming.value or b"", list(incoming.headers))
+        crm_object = incoming.key.decode()
+        named = linked_lead_key(envelope)
+    except _POISON as exc:
+        _dead_letter(incoming, str(exc), result)
+        return
+    link = LINK_PREFIX + crm_object
+    known = lookup(link)
+    lead_key = named or (known.decode() if known else None)
+    if lead_key is None:
+        _dead_letter(incoming, f"{envelope.type} of {crm_object} names no lead (no email or "
+                     "lead key in it) and no earlier change linked that object to a lead",
+                     result)
+        return
+    if named is not None and known != named.encode():
+        result.changes[link] = named.encode()
+    result.outputs.append(Outgoing("crm_changes_by_lead", lead_key.encode(),
+                                   incoming.value or b"", list(incoming.headers)))

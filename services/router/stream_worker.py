@@ -29,6 +29,8 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from services.messaging.topics import (
+    CRM_CHANGES,
+    CRM_CHANGES_BY_LEAD,
     LEAD_DECISIONS,
     LEAD_EVENTS,
     ROUTER_APP_ID,
@@ -36,7 +38,12 @@ from services.messaging.topics import (
     router_changelog,
 )
 from services.router.changelog_store import ChangelogStore, restore
-from services.router.record_processing import Incoming, StepResult, process_record
+from services.router.record_processing import (
+    Incoming,
+    StepResult,
+    link_crm_change,
+    process_record,
+)
 from services.router.rule_publication import CurrentRules
 from services.router.rules.model import RuleSet
 from services.router.settings import RouterSettings
@@ -64,9 +71,12 @@ class RouterWorker(ConsumerRebalanceListener):  # type: ignore[misc]
         self.clock = clock
         self.group_id = self.kafka.group(ROUTER_APP_ID)
         self.input_topic = self.kafka.topic(LEAD_EVENTS)
+        self.crm_changes = self.kafka.topic(CRM_CHANGES)
+        self.crm_changes_by_lead = self.kafka.topic(CRM_CHANGES_BY_LEAD)
         self.changelog = router_changelog(self.kafka)
         self.topics = {"decisions": self.kafka.topic(LEAD_DECISIONS),
-                       "dead_letters": self.kafka.topic(ROUTER_DEAD_LETTERS)}
+                       "dead_letters": self.kafka.topic(ROUTER_DEAD_LETTERS),
+                       "crm_changes_by_lead": self.crm_changes_by_lead}
         self.owned: dict[int, OwnedPartition] = {}
         # Held while a batch is processed and while partitions change hands.
         self.lock = asyncio.Lock()
@@ -90,7 +100,10 @@ class RouterWorker(ConsumerRebalanceListener):  # type: ignore[misc]
             # Range keeps partition p of every input topic on the same worker.
             partition_assignment_strategy=(RangePartitionAssignor,),
         )
-        self.consumer.subscribe([self.input_topic], listener=self)
+        # All three have the same partition count: partition p of each is one unit of work
+        # with one slice of state and one transactional producer.
+        self.consumer.subscribe([self.input_topic, self.crm_changes, self.crm_changes_by_lead],
+                                listener=self)
         await self.consumer.start()
         if ready is not None:
             ready.set()
@@ -128,7 +141,10 @@ class RouterWorker(ConsumerRebalanceListener):  # type: ignore[misc]
         for record in records:
             incoming = Incoming(record.topic, record.partition, record.offset, record.key,
                                 record.value, list(record.headers or ()))
-            process_record(rules, lookup, incoming, now, own_ids, result)
+            if record.topic == self.crm_changes:
+                link_crm_change(lookup, incoming, result)
+            else:
+                process_record(rules, lookup, incoming, now, own_ids, result)
         try:
             async with asyncio.timeout(self.settings.transaction_timeout_seconds):
                 await self._commit(owned, tp, records[-1].offset + 1, result)

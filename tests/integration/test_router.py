@@ -127,3 +127,44 @@ async def test_given_a_restarted_router_when_a_later_event_arrives_then_record_w
     assert after["caused_by"] == "later"
     assert after["stage"] == "mql"
     assert after["lead"]["employees"] == 5000  # merged from the first event
+
+
+async def test_given_a_routed_lead_when_sales_accepts_it_in_salesforce_then_sql_and_no_echo(
+        router: ServiceProcess, fresh_kafka: KafkaSettings):
+    from datetime import UTC, datetime
+
+    from services.contracts.events import SALESFORCE_CHANGE_RECEIVED, SalesforceChangeReceived
+    from services.messaging.topics import CRM_CHANGES
+
+    lead = a_captured_lead(email="ada@siemens.example", employees=5000, country="DE")
+    captured = encode(LEAD_CAPTURED, "/test", lead.lead_key, lead, event_id="captured")
+
+    def change(notification: str, status: str, by: str):
+        data = SalesforceChangeReceived(
+            organization_id="00D000000000001AAA", action_id="04k000000000001AAA",
+            notification_id=notification, sobject_type="Lead",
+            sobject_id="00Q000000000001AAA", received_at=datetime.now(UTC),
+            fields={"Accord_Lead_Key__c": lead.lead_key, "Status": status,
+                    "LastModifiedById": by})
+        return encode(SALESFORCE_CHANGE_RECEIVED, "/accord/ingest/webhooks/salesforce",
+                      "salesforce:00D000000000001AAA:Lead:00Q000000000001AAA", data,
+                      event_id=notification)
+
+    echo = change("echo", "Marketing Qualified", "005000000000009AAA")   # our own write
+    accepted = change("accepted", "Working - Contacted", "005000000000001AAA")  # a rep
+    await publish(fresh_kafka, [(captured.key, captured.value, captured.headers)])
+    await read_records(fresh_kafka, LEAD_DECISIONS, 1, within=60)
+    producer = AIOKafkaProducer(bootstrap_servers=fresh_kafka.bootstrap_servers, acks="all",
+                                enable_idempotence=True)
+    await producer.start()
+    try:
+        for record in (echo, accepted):
+            await producer.send_and_wait(fresh_kafka.topic(CRM_CHANGES), record.value,
+                                         key=record.key, headers=record.headers)
+    finally:
+        await producer.stop()
+    decisions = [decode(r.key, r.value, list(r.headers)).data
+                 for r in await read_records(fresh_kafka, LEAD_DECISIONS, 2, within=60)]
+    assert [d["caused_by"] for d in decisions] == ["captured", "accepted"]  # no echo decision
+    assert decisions[1]["stage"] == "sql"
+    assert decisions[1]["owner"]["email"] == "maria.garcia@accord.example"

@@ -6,11 +6,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from services.contracts.envelope import decode, encode
-from services.contracts.events import LEAD_CAPTURED, LEAD_ROUTED
+from services.contracts.events import (
+    HUBSPOT_CHANGE_RECEIVED,
+    LEAD_CAPTURED,
+    LEAD_ROUTED,
+    HubSpotChangeReceived,
+)
 from services.messaging.dead_letters import PREFIX
 from services.router.record_processing import (
     Incoming,
     StepResult,
+    link_crm_change,
     process_record,
     record_key,
 )
@@ -78,3 +84,37 @@ def test_given_a_poison_record_when_processed_then_it_is_dead_lettered_with_its_
 def test_given_a_record_without_key_when_processed_then_the_reason_names_the_key():
     result = run(Incoming("lead-events", 0, 0, None, b"{}", []))
     assert b"no key" in dict(result.outputs[0].headers)[PREFIX + "reason"]
+
+
+def a_hubspot_change(event_id: int, prop: str, value: str, object_id: int = 901) -> Incoming:
+    change = HubSpotChangeReceived(
+        event_id=event_id, subscription_id=1, portal_id=62515, app_id=7,
+        occurred_at=NOW, subscription_type="contact.propertyChange", attempt_number=0,
+        object_id=object_id, object_type="contact", change_source="CRM_UI",
+        property_name=prop, property_value=value)
+    key = f"hubspot:62515:contact:{object_id}"
+    record = encode(HUBSPOT_CHANGE_RECEIVED, "/test", key, change, event_id=f"hs-{event_id}")
+    return Incoming("crm-changes", 0, event_id, record.key, record.value, list(record.headers))
+
+
+def link(*records: Incoming) -> StepResult:
+    result = StepResult()
+    for incoming in records:
+        link_crm_change(lambda k: result.changes.get(k), incoming, result)
+    return result
+
+
+def test_given_a_change_naming_the_email_when_linked_then_later_changes_of_that_contact_follow():
+    result = link(a_hubspot_change(1, "email", "Ada@Siemens.example"),
+                  a_hubspot_change(2, "lifecyclestage", "salesqualifiedlead"))
+    assert [o.kind for o in result.outputs] == ["crm_changes_by_lead"] * 2
+    assert {o.key for o in result.outputs} == {b"ada@siemens.example"}
+    assert result.changes == {"link:hubspot:62515:contact:901": b"ada@siemens.example"}
+
+
+def test_given_a_contact_never_linked_when_it_changes_then_dead_lettered_saying_why():
+    result = link(a_hubspot_change(3, "lifecyclestage", "lead", object_id=999))
+    [out] = result.outputs
+    assert out.kind == "dead_letters"
+    reason = dict(out.headers)[PREFIX + "reason"].decode()
+    assert "hubspot:62515:contact:999" in reason and "names no lead" in reason
