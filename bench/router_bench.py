@@ -31,7 +31,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from deploy.local.kafka_broker import REPO_ROOT, KafkaBroker, fetch_broker_jars, is_listening
 from deploy.local.launcher import local_environment
 from services.contracts.envelope import encode
-from services.contracts.events import LEAD_CAPTURED, LeadCaptured, LeadFields
+from services.contracts.events import LEAD_CAPTURED, LEAD_ROUTED, LeadCaptured, LeadFields
 from services.messaging.settings import KafkaSettings
 from services.messaging.topics import (
     LEAD_DECISIONS,
@@ -84,6 +84,9 @@ async def output_span(settings: KafkaSettings, topic: str, count: int) -> float:
         while seen < count and time.monotonic() < deadline:
             for batch in (await consumer.getmany(timeout_ms=1000, max_records=5000)).values():
                 for record in batch:
+                    if topic == LEAD_DECISIONS and dict(record.headers).get("ce_type") != \
+                            LEAD_ROUTED.encode():
+                        continue  # count decisions, not the events announced beside them
                     first = min(first, record.timestamp)
                     last = max(last, record.timestamp)
                     seen += 1

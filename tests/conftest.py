@@ -20,8 +20,9 @@ from aiokafka import AIOKafkaConsumer
 
 from deploy.local.kafka_broker import REPO_ROOT, KafkaBroker, fetch_broker_jars, is_listening
 from deploy.local.launcher import local_environment
+from services.contracts.events import LEAD_ROUTED
 from services.messaging.settings import KafkaSettings
-from services.messaging.topics import accord_topics, ensure_topics
+from services.messaging.topics import LEAD_DECISIONS, accord_topics, ensure_topics
 
 
 def free_port() -> int:
@@ -76,10 +77,16 @@ async def fresh_kafka(kafka_broker: Broker) -> KafkaSettings:
     return settings
 
 
+def _of_type(record: Any, event_type: str | None) -> bool:
+    return event_type is None or dict(record.headers).get("ce_type") == event_type.encode()
+
+
 async def read_records(settings: KafkaSettings, topic: str, count: int,
-                       within: float = 30.0, settle: float = 0.0) -> list[Any]:
+                       within: float = 30.0, settle: float = 0.0,
+                       only_type: str | None = None) -> list[Any]:
     """Read ``count`` records from the start of a topic (any partition), or fail; then keep
-    reading ``settle`` seconds more, so that records beyond ``count`` would show too."""
+    reading ``settle`` seconds more, so that records beyond ``count`` would show too.
+    ``only_type`` keeps only the CloudEvents of that type (``ce_type``)."""
     consumer = AIOKafkaConsumer(settings.topic(topic),
                                 bootstrap_servers=settings.bootstrap_servers,
                                 auto_offset_reset="earliest", enable_auto_commit=False,
@@ -92,14 +99,21 @@ async def read_records(settings: KafkaSettings, topic: str, count: int,
             while len(records) < count:
                 batch = await consumer.getmany(timeout_ms=500)
                 for messages in batch.values():
-                    records.extend(messages)
+                    records.extend(m for m in messages if _of_type(m, only_type))
         until = asyncio.get_running_loop().time() + settle
         while asyncio.get_running_loop().time() < until:
             for messages in (await consumer.getmany(timeout_ms=300)).values():
-                records.extend(messages)
+                records.extend(m for m in messages if _of_type(m, only_type))
     finally:
         await consumer.stop()
     return records
+
+
+async def read_decisions(settings: KafkaSettings, count: int, within: float = 30.0,
+                         settle: float = 0.0) -> list[Any]:
+    """``count`` ``lead.routed`` decisions (the events announced beside them are skipped)."""
+    return await read_records(settings, LEAD_DECISIONS, count, within, settle,
+                              only_type=LEAD_ROUTED)
 
 
 async def read_events_with_ids(settings: KafkaSettings, topic: str, ids: set[str],

@@ -19,6 +19,9 @@ Email = Annotated[str, Field(min_length=3, max_length=254, json_schema_extra={"f
 
 LEAD_CAPTURED = "dev.accord.lead.captured"
 LEAD_ROUTED = "dev.accord.lead.routed"
+LEAD_SCORED = "dev.accord.lead.scored"
+LEAD_QUALIFIED = "dev.accord.lead.qualified"
+LEAD_RECYCLED = "dev.accord.lead.recycled"
 HUBSPOT_CHANGE_RECEIVED = "dev.accord.hubspot.change_received"
 SALESFORCE_CHANGE_RECEIVED = "dev.accord.salesforce.change_received"
 ENGAGEMENT_RECORDED = "dev.accord.engagement.recorded"
@@ -80,8 +83,19 @@ class OwnerAssignment(_Contract):
     route: str = Field(description="Name of the routing entry that matched")
 
 
-class LeadRouted(_Contract):
-    """``dev.accord.lead.routed`` v1: the router's decision for one lead, with its reasons."""
+class MatchedAccount(_Contract):
+    """The known account a lead belongs to, and how the router matched it."""
+
+    name: str = Field(description="The account's name as the rule file lists it")
+    owner: Email = Field(description="The account owner (CRM user email)")
+    matched_by: Literal["email_domain", "company_name"]
+    matched_on: str = Field(
+        description="The account domain the lead's email domain is (or is a subdomain of), "
+                    "or the normalised company name both share")
+
+
+class _Decided(_Contract):
+    """What every decision event says: which decision, the inputs it used and its reasons."""
 
     decision_id: str
     lead_key: str
@@ -94,6 +108,33 @@ class LeadRouted(_Contract):
     owner: OwnerAssignment
     matched_rules: list[str] = Field(description="Every rule that matched, in order")
     lead: LeadFields = Field(description="The golden record fields the decision used")
+    classification: str | None = Field(
+        default=None, description="The class the rule file's `classification` gave the lead "
+                                  "(e.g. warm, cold); null when the file has none")
+    account: MatchedAccount | None = Field(
+        default=None, description="The known account the lead matched, if any")
+    previous_stage: Stage | None = Field(
+        default=None, description="The lead's stage before this decision; null for a new lead")
+    previous_score: int | None = Field(
+        default=None, description="The score of the lead's previous decision; null for its first")
+
+
+class LeadRouted(_Decided):
+    """``dev.accord.lead.routed`` v1: the router's decision for one lead, with its reasons."""
+
+
+class LeadScored(_Decided):
+    """``dev.accord.lead.scored`` v1: a decision gave the lead a new score (or its first)."""
+
+
+class LeadQualified(_Decided):
+    """``dev.accord.lead.qualified`` v1: a decision moved the lead into ``mql`` or ``sql``."""
+
+
+class LeadRecycled(_Decided):
+    """``dev.accord.lead.recycled`` v1: a recycle rule moved the lead back to ``recycled``."""
+
+    recycle_rule: str = Field(description="Name of the recycle rule that moved the lead")
 
 
 class HubSpotChangeReceived(_Contract):
@@ -176,6 +217,9 @@ class RevenueRecorded(_Contract):
 CONTRACTS: dict[str, tuple[type[BaseModel], int]] = {
     LEAD_CAPTURED: (LeadCaptured, 1),
     LEAD_ROUTED: (LeadRouted, 1),
+    LEAD_SCORED: (LeadScored, 1),
+    LEAD_QUALIFIED: (LeadQualified, 1),
+    LEAD_RECYCLED: (LeadRecycled, 1),
     HUBSPOT_CHANGE_RECEIVED: (HubSpotChangeReceived, 1),
     SALESFORCE_CHANGE_RECEIVED: (SalesforceChangeReceived, 1),
     ENGAGEMENT_RECORDED: (EngagementRecorded, 1),

@@ -1,14 +1,23 @@
-"""Scoring, qualification and routing: one pure function from a record to a decision."""
+"""Scoring, qualification, classification and routing: one pure function from a record to a
+decision."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from services.contracts.events import LeadRouted, OwnerAssignment, ScoreLine, Stage
+from services.contracts.events import (
+    LeadRouted,
+    MatchedAccount,
+    OwnerAssignment,
+    ScoreLine,
+    Stage,
+)
+from services.router.account_matching import AccountMatch
 from services.router.golden_record import GoldenRecord, lead_fields, lead_view
-from services.router.rules.cel_conditions import Bindings, first_holding, which_hold
+from services.router.rules.conditions import Bindings, first_holding, which_hold
 from services.router.rules.model import EngagementScoring, Route, RuleSet
 
 _DECISION_NAMESPACE = uuid.UUID("6f7c2a8e-5d1b-4b7e-9a3c-2e1f0d9c8b7a")
@@ -25,8 +34,30 @@ def decision_id(caused_by: str, ruleset_version: str) -> str:
     return str(uuid.uuid5(_DECISION_NAMESPACE, f"{caused_by}:{ruleset_version}"))
 
 
+@dataclass(frozen=True)
+class Decision:
+    """A decision to publish, and what the record keeps with it: the recycle rules whose
+    conditions held (a recycle rule acts only when its condition starts to hold, so a lead
+    it recycled can qualify again while, say, Salesforce still says "Recycled")."""
+
+    routed: LeadRouted
+    recycle_held: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Staged:
+    stage: Stage
+    matched: str | None
+    recycle_held: tuple[str, ...]
+
+
 def _next_stage(previous: Stage | None, proposed: Stage) -> Stage:
-    if previous is not None and _RANK[proposed] < _RANK[previous]:
+    if previous is None:
+        return proposed
+    if _RANK[proposed] < _RANK[previous]:
+        return previous
+    # A recycled lead stays recycled until a stage rule qualifies it again (mql or beyond).
+    if previous == "recycled" and _RANK[proposed] <= _RANK["recycled"]:
         return previous
     return proposed
 
@@ -49,25 +80,72 @@ def engagement_points(scoring: EngagementScoring | None, record: GoldenRecord,
             for action in scoring.points if round(totals.get(action, 0.0)) != 0]
 
 
-def _first_route(rules: RuleSet, bindings: Bindings, has_owner: bool) -> Route:
-    """The first entry whose condition holds; `keep` entries only for leads with an owner.
+def _stage(rules: RuleSet, record: GoldenRecord, bindings: Bindings) -> _Staged:
+    """Recycle when a recycle rule starts to hold; otherwise the first stage rule that
+    holds, never moving backwards. ``bindings`` carry the stage before this decision."""
+    holds = which_hold([r.when for r in rules.recycle], bindings)
+    held = tuple(r.name for r, ok in zip(rules.recycle, holds, strict=True) if ok)
+    fired = next((name for name in held if name not in record.recycle_held), None)
+    if fired is not None and record.stage != "recycled":
+        return _Staged("recycled", f"recycle.{fired}", held)
+    first = first_holding([r.when for r in rules.stages], bindings)
+    if first is None:
+        return _Staged(_next_stage(record.stage, "lead"), None, held)
+    proposed = rules.stages[first].stage
+    return _Staged(_next_stage(record.stage, proposed), f"stages.{proposed}", held)
+
+
+def _classify(rules: RuleSet, bindings: Bindings) -> str | None:
+    """The first class whose condition holds, else the default (last); None without any."""
+    if not rules.classification:
+        return None
+    conditional = [c for c in rules.classification if c.when is not None]
+    first = first_holding([c.when for c in conditional if c.when is not None], bindings)
+    return conditional[first].name if first is not None else rules.classification[-1].name
+
+
+def _first_route(rules: RuleSet, bindings: Bindings, has_owner: bool,
+                 has_account: bool) -> Route:
+    """The first entry whose condition holds and that can name an owner: `keep` only for
+    leads with an owner, `account_owner` only for leads that matched an account.
 
     The default entry (no condition) is last and catches every other lead.
     """
     conditional = [r for r in rules.routes if r.when is not None]
     holds = which_hold([r.when for r in conditional if r.when is not None], bindings)
     for route, ok in zip(conditional, holds, strict=True):
-        if ok and (route.assign.kind != "keep" or has_owner):
+        kind = route.assign.kind
+        if ok and (kind != "keep" or has_owner) and (kind != "account_owner" or has_account):
             return route
     return rules.routes[-1]
 
 
-def decide(rules: RuleSet, record: GoldenRecord, caused_by: str, now: datetime) -> LeadRouted:
-    """Score, qualify and route one lead; the decision lists every rule that matched."""
+def _owner(route: Route, current: OwnerAssignment | None,
+           match: AccountMatch | None) -> OwnerAssignment:
+    if route.assign.kind == "keep" and current is not None:
+        return OwnerAssignment(kind=current.kind, email=current.email, route=route.name)
+    if route.assign.kind == "account_owner" and match is not None:
+        return OwnerAssignment(kind="user", email=match.account.owner, route=route.name)
+    kind: Literal["user", "queue"] = "queue" if route.assign.kind == "queue" else "user"
+    return OwnerAssignment(kind=kind, email=route.assign.email, route=route.name)
+
+
+def _matched_account(match: AccountMatch | None) -> MatchedAccount | None:
+    if match is None:
+        return None
+    return MatchedAccount(name=match.account.name, owner=match.account.owner,
+                          matched_by=match.matched_by, matched_on=match.matched_on)
+
+
+def evaluate(rules: RuleSet, record: GoldenRecord, caused_by: str, now: datetime) -> Decision:
+    """Match the lead's account; score, recycle or qualify, classify and route it. The
+    decision lists every rule that matched, in that order."""
     lead = lead_view(record)
-    fit = Bindings(lead)
-    matched: list[str] = []
+    match = rules.accounts.match(str(lead["email"]), str(lead["company"]))
+    account = match.account.name if match else ""
+    matched = [f"accounts.{account}"] if match else []
     breakdown: list[ScoreLine] = []
+    fit = Bindings(lead, account=account)
     for rule, holds in zip(rules.scoring, which_hold([r.when for r in rules.scoring], fit),
                            strict=True):
         if holds:
@@ -78,24 +156,17 @@ def decide(rules: RuleSet, record: GoldenRecord, caused_by: str, now: datetime) 
         matched.append(line.rule)
     score = sum(line.points for line in breakdown)
 
-    proposed: Stage = "lead"
-    scored = Bindings(lead, score)
-    first_stage = first_holding([r.when for r in rules.stages], scored)
-    if first_stage is not None:
-        proposed = rules.stages[first_stage].stage
-        matched.append(f"stages.{proposed}")
-    stage = _next_stage(record.stage, proposed)
-
     current = record.last_decision.owner if record.last_decision else None
-    qualified = Bindings(lead, score, stage, current.email if current else "")
-    route = _first_route(rules, qualified, has_owner=current is not None)
+    owner = current.email if current else ""
+    staged = _stage(rules, record, Bindings(lead, score, record.stage or "lead", owner, account))
+    matched += [staged.matched] if staged.matched else []
+    classification = _classify(rules, Bindings(lead, score, staged.stage, owner, account))
+    matched += [f"classification.{classification}"] if classification else []
+    route = _first_route(rules, Bindings(lead, score, staged.stage, owner, account,
+                                         classification or ""),
+                         has_owner=current is not None, has_account=match is not None)
     matched.append(f"routing.{route.name}")
-    if route.assign.kind == "keep" and current is not None:
-        owner = OwnerAssignment(kind=current.kind, email=current.email, route=route.name)
-    else:
-        kind: Literal["user", "queue"] = "queue" if route.assign.kind == "queue" else "user"
-        owner = OwnerAssignment(kind=kind, email=route.assign.email, route=route.name)
-    return LeadRouted(
+    routed = LeadRouted(
         decision_id=decision_id(caused_by, rules.version),
         lead_key=record.lead_key,
         caused_by=caused_by,
@@ -103,8 +174,18 @@ def decide(rules: RuleSet, record: GoldenRecord, caused_by: str, now: datetime) 
         decided_at=now,
         score=score,
         score_breakdown=breakdown,
-        stage=stage,
-        owner=owner,
+        stage=staged.stage,
+        owner=_owner(route, current, match),
         matched_rules=matched,
         lead=lead_fields(record),
+        classification=classification,
+        account=_matched_account(match),
+        previous_stage=record.stage,
+        previous_score=record.last_decision.score if record.last_decision else None,
     )
+    return Decision(routed, staged.recycle_held)
+
+
+def decide(rules: RuleSet, record: GoldenRecord, caused_by: str, now: datetime) -> LeadRouted:
+    """Score, qualify, classify and route one lead (``evaluate`` without the record's part)."""
+    return evaluate(rules, record, caused_by, now).routed

@@ -70,6 +70,8 @@ class GoldenRecord(BaseModel):
     recent_event_ids: tuple[str, ...] = ()
     stage: Stage | None = None
     last_decision: LeadRouted | None = None
+    # Recycle rules whose conditions held at the last decision: one acts when it starts to.
+    recycle_held: tuple[str, ...] = ()
 
     def has_seen(self, event_id: str) -> bool:
         """True when this event was already applied (a redelivery)."""
@@ -158,6 +160,16 @@ def lead_view(record: GoldenRecord) -> dict[str, Any]:
     return view
 
 
-def record_decision(record: GoldenRecord, decision: LeadRouted) -> GoldenRecord:
-    """Remember the decision (and the stage it set) on the record."""
-    return record.model_copy(update={"stage": decision.stage, "last_decision": decision})
+def record_decision(record: GoldenRecord, decision: LeadRouted,
+                    recycle_held: tuple[str, ...] = ()) -> GoldenRecord:
+    """Remember the decision (and the stage it set) on the record, with the recycle rules
+    whose conditions held when it was made (``decide.Decision.recycle_held``)."""
+    return record.model_copy(update={"stage": decision.stage, "last_decision": decision,
+                                     "recycle_held": recycle_held})
+
+
+def recheck_recycle_rules(record: GoldenRecord) -> GoldenRecord:
+    """The record with no recycle rule remembered as holding, so each acts again at the next
+    decision if its condition holds: for a status a person just set in the CRM, which is
+    news even when it satisfies a rule that held already."""
+    return record.model_copy(update={"recycle_held": ()})

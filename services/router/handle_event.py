@@ -1,4 +1,5 @@
-"""What the router does with one event: a pure step from (record, event) to (record, decision)."""
+"""What the router does with one event: a pure step from (record, event) to (record, decision,
+announcements)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from services.contracts.events import (
     RevenueRecorded,
     SalesforceChangeReceived,
 )
+from services.router.announcements import Announcement as Announcement
+from services.router.announcements import announcements
 from services.router.crm_changes import (
     LEAD_KEY_FIELD,
     is_own_write,
@@ -28,13 +31,14 @@ from services.router.crm_changes import (
     merge_hubspot_change,
     merge_salesforce_change,
 )
-from services.router.decide import decide
+from services.router.decide import Decision, evaluate
 from services.router.golden_record import (
     GoldenRecord,
     merge_captured,
     merge_engagement,
     merge_revenue,
     new_record,
+    recheck_recycle_rules,
     record_decision,
 )
 from services.router.rules.model import RuleSet
@@ -42,11 +46,14 @@ from services.router.rules.model import RuleSet
 
 @dataclass(frozen=True)
 class Outcome:
-    """The record to store, and the decision to emit (if any)."""
+    """The record to store, the decision to emit (if any) as ``lead.routed``, and the other
+    events it announces (``lead.scored``, ``lead.qualified``, ``lead.recycled``), to be
+    published after it, in order."""
 
     record: GoldenRecord
     decision: LeadRouted | None
     duplicate: bool = False
+    announcements: tuple[Announcement, ...] = ()
 
 
 def handle_event(rules: RuleSet, record: GoldenRecord | None, envelope: Envelope,
@@ -54,8 +61,10 @@ def handle_event(rules: RuleSet, record: GoldenRecord | None, envelope: Envelope
     """Apply one event to a lead's golden record and decide again when it matters.
 
     A redelivered event changes nothing. If it caused the latest decision, that decision is
-    emitted again, unchanged (same id): the first emission may have been lost in a crash
-    between storing the record and publishing, and downstream writes are idempotent.
+    emitted again, unchanged (same id), with the same announcements (same ids: they are
+    derived from the decision alone): the first emission may have been lost in a crash
+    between storing the record and publishing, and downstream writes are idempotent. A
+    redelivery of an older event emits and announces nothing.
     """
     if envelope.type in (SALESFORCE_CHANGE_RECEIVED, HUBSPOT_CHANGE_RECEIVED):
         return _handle_crm_change(rules, record, envelope, now, own_user_ids)
@@ -66,12 +75,21 @@ def handle_event(rules: RuleSet, record: GoldenRecord | None, envelope: Envelope
     event = model.model_validate(envelope.data)
     current = record or new_record(event.lead_key)
     if current.has_seen(envelope.id):
-        last = current.last_decision
-        again = last if last is not None and last.caused_by == envelope.id else None
-        return Outcome(current, again, duplicate=True)
+        return _redelivered(current, envelope.id)
     merged = apply(current, envelope.id, event, envelope.source)
-    decision = decide(rules, merged, envelope.id, now)
-    return Outcome(record_decision(merged, decision), decision)
+    return _decided(merged, evaluate(rules, merged, envelope.id, now))
+
+
+def _redelivered(record: GoldenRecord, event_id: str) -> Outcome:
+    last = record.last_decision
+    if last is None or last.caused_by != event_id:
+        return Outcome(record, None, duplicate=True)
+    return Outcome(record, last, duplicate=True, announcements=announcements(last))
+
+
+def _decided(record: GoldenRecord, decision: Decision) -> Outcome:
+    return Outcome(record_decision(record, decision.routed, decision.recycle_held),
+                   decision.routed, announcements=announcements(decision.routed))
 
 
 def _handle_crm_change(rules: RuleSet, record: GoldenRecord | None, envelope: Envelope,
@@ -81,9 +99,7 @@ def _handle_crm_change(rules: RuleSet, record: GoldenRecord | None, envelope: En
         raise UnlinkedChangeError(envelope.type)
     current = record or new_record(lead_key)
     if current.has_seen(envelope.id):
-        last = current.last_decision
-        again = last if last is not None and last.caused_by == envelope.id else None
-        return Outcome(current, again, duplicate=True)
+        return _redelivered(current, envelope.id)
     if envelope.type == HUBSPOT_CHANGE_RECEIVED:
         hubspot = HubSpotChangeReceived.model_validate(envelope.data)
         # Linking only: HubSpot's own values reach decisions through sync's mapping rules.
@@ -93,8 +109,11 @@ def _handle_crm_change(rules: RuleSet, record: GoldenRecord | None, envelope: En
     if is_own_write(change, own_user_ids) or merged.salesforce_status == current.salesforce_status:
         # An echo of our own write, or nothing the rules read changed: no new decision.
         return Outcome(merged, None)
-    decision = decide(rules, merged, envelope.id, now)
-    return Outcome(record_decision(merged, decision), decision)
+    # A status a person set is news even if a recycle rule held already (e.g. "Closed - Not
+    # Converted" for a lead recycled on "Recycled" and qualified again since): sales can
+    # hand a lead back again.
+    fresh = recheck_recycle_rules(merged)
+    return _decided(fresh, evaluate(rules, fresh, envelope.id, now))
 
 
 _MERGES: dict[str, tuple[Any, Any]] = {

@@ -104,6 +104,11 @@ def process_record(rules: RuleSet, lookup: Callable[[str], bytes | None], incomi
                      event_id=outcome.decision.decision_id)
         result.outputs.append(Outgoing("decisions", out.key, out.value, list(out.headers)))
         result.decided += 1
+    # Same topic and key as the decision: a consumer sees them in order, after it.
+    for announced in outcome.announcements:
+        out = encode(announced.type, SOURCE, lead_key, announced.data,
+                     event_id=announced.event_id)
+        result.outputs.append(Outgoing("decisions", out.key, out.value, list(out.headers)))
 
 
 def _dead_letter(incoming: Incoming, reason: str, result: StepResult) -> None:

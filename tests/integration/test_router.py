@@ -13,9 +13,9 @@ from services.contracts.envelope import decode, encode
 from services.contracts.events import LEAD_CAPTURED, LEAD_ROUTED
 from services.messaging.dead_letters import PREFIX
 from services.messaging.settings import KafkaSettings
-from services.messaging.topics import LEAD_DECISIONS, LEAD_EVENTS, ROUTER_DEAD_LETTERS
+from services.messaging.topics import LEAD_EVENTS, ROUTER_DEAD_LETTERS
 from tests.builders import a_captured_lead
-from tests.conftest import read_records
+from tests.conftest import read_decisions, read_records
 from tests.integration.service_processes import ServiceProcess, start_service
 
 pytestmark = pytest.mark.integration
@@ -57,7 +57,7 @@ async def test_given_three_leads_and_a_redelivery_when_routed_then_one_decision_
     redelivered = records[0]
     await publish(fresh_kafka, [(r.key, r.value, r.headers) for r in [*records, redelivered]])
 
-    decisions = await read_records(fresh_kafka, LEAD_DECISIONS, 4, within=60)
+    decisions = await read_decisions(fresh_kafka, 4, within=60)
     by_lead = {}
     for record in decisions:
         envelope = decode(record.key, record.value, list(record.headers))
@@ -72,7 +72,7 @@ async def test_given_three_leads_and_a_redelivery_when_routed_then_one_decision_
     ada = by_lead["ada@siemens.example"]
     assert len(ada) == 2 and ada[0].id == ada[1].id and ada[0].data == ada[1].data
     explained = ada[0].data
-    assert explained["ruleset_version"] == "2026.11.23-1"
+    assert explained["ruleset_version"] == "2026.11.23-3"
     assert "routing.enterprise_emea" in explained["matched_rules"]
     assert explained["score"] == sum(line["points"] for line in explained["score_breakdown"])
 
@@ -94,7 +94,7 @@ async def test_given_a_poison_event_when_routed_then_dead_lettered_and_the_next_
     assert headers["ce_id"] == b"poison"
     assert b"fields" in headers[PREFIX + "reason"]
     assert headers[PREFIX + "stage"] == b"router"
-    [decision] = await read_records(fresh_kafka, LEAD_DECISIONS, 1, within=60)
+    [decision] = await read_decisions(fresh_kafka, 1, within=60)
     assert decode(decision.key, decision.value, list(decision.headers)).data["caused_by"] == "good"
 
 
@@ -107,7 +107,7 @@ async def test_given_a_restarted_router_when_a_later_event_arrives_then_record_w
     router = start_service("services.router", env, tmp_path / "router-1.log")
     try:
         await publish(fresh_kafka, [(record.key, record.value, record.headers)])
-        await read_records(fresh_kafka, LEAD_DECISIONS, 1, within=60)
+        await read_decisions(fresh_kafka, 1, within=60)
     finally:
         assert router.stop() == 0, router.output()[-2000:]
 
@@ -119,7 +119,7 @@ async def test_given_a_restarted_router_when_a_later_event_arrives_then_record_w
     try:
         await publish(fresh_kafka, [(later_record.key, later_record.value,
                                      later_record.headers)])
-        decisions = await read_records(fresh_kafka, LEAD_DECISIONS, 2, within=60)
+        decisions = await read_decisions(fresh_kafka, 2, within=60)
     finally:
         router.stop()
     [after] = [decode(r.key, r.value, list(r.headers)).data for r in decisions
@@ -153,7 +153,7 @@ async def test_given_a_routed_lead_when_sales_accepts_it_in_salesforce_then_sql_
     echo = change("echo", "Marketing Qualified", "005000000000009AAA")   # our own write
     accepted = change("accepted", "Working - Contacted", "005000000000001AAA")  # a rep
     await publish(fresh_kafka, [(captured.key, captured.value, captured.headers)])
-    await read_records(fresh_kafka, LEAD_DECISIONS, 1, within=60)
+    await read_decisions(fresh_kafka, 1, within=60)
     producer = AIOKafkaProducer(bootstrap_servers=fresh_kafka.bootstrap_servers, acks="all",
                                 enable_idempotence=True)
     await producer.start()
@@ -164,7 +164,7 @@ async def test_given_a_routed_lead_when_sales_accepts_it_in_salesforce_then_sql_
     finally:
         await producer.stop()
     decisions = [decode(r.key, r.value, list(r.headers)).data
-                 for r in await read_records(fresh_kafka, LEAD_DECISIONS, 2, within=60)]
+                 for r in await read_decisions(fresh_kafka, 2, within=60)]
     assert [d["caused_by"] for d in decisions] == ["captured", "accepted"]  # no echo decision
     assert decisions[1]["stage"] == "sql"
     assert decisions[1]["owner"]["email"] == "maria.garcia@accord.example"

@@ -19,9 +19,8 @@ import pytest
 from services.contracts.envelope import decode, encode
 from services.contracts.events import LEAD_CAPTURED
 from services.messaging.settings import KafkaSettings
-from services.messaging.topics import LEAD_DECISIONS
 from tests.builders import a_captured_lead
-from tests.conftest import read_records
+from tests.conftest import read_decisions
 from tests.integration.service_processes import ServiceProcess, start_service
 from tests.integration.test_router import publish
 
@@ -70,7 +69,7 @@ async def test_given_two_workers_when_one_is_killed_midstream_then_each_lead_dec
             await publish(fresh_kafka, [(r.key, r.value, r.headers) for r in chunk])
             if number == len(chunks) // 2:
                 first.stop(signal.SIGKILL)  # a crash, with leads still streaming in
-        decisions = await read_records(fresh_kafka, LEAD_DECISIONS, LEADS, within=120,
+        decisions = await read_decisions(fresh_kafka, LEADS, within=120,
                                        settle=3)
     finally:
         first.stop(signal.SIGKILL)

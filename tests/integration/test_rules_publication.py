@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from deploy.local.kafka_broker import REPO_ROOT
 from services.cli import app
 from services.contracts.envelope import decode, encode
-from services.contracts.events import LEAD_CAPTURED
+from services.contracts.events import LEAD_CAPTURED, LEAD_ROUTED
 from services.messaging.settings import KafkaSettings
 from services.messaging.topics import LEAD_DECISIONS
 from tests.builders import a_captured_lead
@@ -31,7 +31,7 @@ def candidate(tmp_path: Path) -> Path:
     """The shipped rules with Maria's enterprise EMEA leads going to James (examples too)."""
     text = SHIPPED.read_text().replace("maria.garcia@accord.example", "james.chen@accord.example")
     path = tmp_path / "candidate.yaml"
-    path.write_text(text.replace('version: "2026.11.23-1"', 'version: "2026.11.23-2"'))
+    path.write_text(text.replace('version: "2026.11.23-3"', 'version: "2026.11.23-4"'))
     return path
 
 
@@ -54,9 +54,9 @@ async def decision_for(kafka: KafkaSettings, event_id: str, within: float = 60) 
         while time.monotonic() < deadline:
             for batch in (await consumer.getmany(timeout_ms=500)).values():
                 for record in batch:
-                    data = decode(record.key, record.value, list(record.headers)).data
-                    if data["caused_by"] == event_id:
-                        return data
+                    envelope = decode(record.key, record.value, list(record.headers))
+                    if envelope.type == LEAD_ROUTED and envelope.data["caused_by"] == event_id:
+                        return envelope.data
     finally:
         await consumer.stop()
     raise AssertionError(f"no decision for {event_id}")
@@ -85,19 +85,19 @@ async def test_given_a_running_router_when_a_candidate_is_published_then_it_deci
     try:
         before = await route_emea_lead(fresh_kafka, "before")
         assert (before["owner"]["email"], before["ruleset_version"]) == (
-            "maria.garcia@accord.example", "2026.11.23-1")
+            "maria.garcia@accord.example", "2026.11.23-3")
 
         await asyncio.to_thread(publish_file, candidate(tmp_path), fresh_kafka)
-        await switched_to(router, "2026.11.23-2")
+        await switched_to(router, "2026.11.23-4")
         after = await route_emea_lead(fresh_kafka, "after")
         assert (after["owner"]["email"], after["ruleset_version"]) == (
-            "james.chen@accord.example", "2026.11.23-2")
+            "james.chen@accord.example", "2026.11.23-4")
 
         await asyncio.to_thread(publish_file, SHIPPED, fresh_kafka)  # roll back
-        await switched_to(router, "2026.11.23-1")
+        await switched_to(router, "2026.11.23-3")
         back = await route_emea_lead(fresh_kafka, "rolled-back")
         assert (back["owner"]["email"], back["ruleset_version"]) == (
-            "maria.garcia@accord.example", "2026.11.23-1")
+            "maria.garcia@accord.example", "2026.11.23-3")
     finally:
         router.stop()
 

@@ -16,7 +16,7 @@ runner = CliRunner()
 def test_given_the_shipped_rules_when_validated_then_exit_0_and_a_summary():
     result = runner.invoke(app, ["rules", "validate", str(REPO_ROOT / "rules" / "leads.yaml")])
     assert result.exit_code == 0, result.output
-    assert "valid (version 2026.11.23-1" in result.output
+    assert "valid (version 2026.11.23-3" in result.output
 
 
 def test_given_a_broken_rule_file_when_validated_then_exit_1_naming_file_line_and_fix(
@@ -58,7 +58,8 @@ def test_given_an_example_expecting_the_wrong_owner_when_tested_then_exit_1_with
             "       score: expected 100, got 85  (demo_request +40, mid_market_size +15, "
             "senior_title +20, target_country +10)\n"
             "       matched: scoring.demo_request, scoring.mid_market_size, scoring.senior_title, "
-            "scoring.target_country, stages.mql, routing.commercial_mql\n") in result.output
+            "scoring.target_country, stages.mql, classification.warm, "
+            "routing.commercial_mql\n") in result.output
     assert "PASS mid-market demo request in France goes to the commercial rep" in result.output
     assert result.output.rstrip().endswith("passed, 1 failed")
 

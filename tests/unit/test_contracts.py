@@ -10,12 +10,40 @@ import pytest
 
 from deploy.local.kafka_broker import REPO_ROOT
 from services.contracts.envelope import EnvelopeError, decode, encode
-from services.contracts.events import CONTRACTS, LEAD_CAPTURED, LEAD_ROUTED
+from services.contracts.events import (
+    CONTRACTS,
+    LEAD_CAPTURED,
+    LEAD_QUALIFIED,
+    LEAD_RECYCLED,
+    LEAD_ROUTED,
+    LEAD_SCORED,
+    SALESFORCE_CHANGE_RECEIVED,
+)
 from services.contracts.schema_files import expected_schema, render, schema_path
 from services.router.decide import decide
 from services.router.golden_record import merge_captured, new_record
+from services.router.handle_event import handle_event
 from services.router.rules.loader import load_rules
-from tests.builders import a_captured_lead, an_example_of
+from tests.builders import a_captured_lead, an_envelope, an_example_of
+
+
+def an_instance_of(event_type):
+    """``an_example_of``, and for the events a decision announces, one it announced."""
+    if event_type not in (LEAD_SCORED, LEAD_QUALIFIED, LEAD_RECYCLED):
+        return an_example_of(event_type)
+    rules = load_rules(REPO_ROOT / "rules" / "leads.yaml")
+    now = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
+    routed = handle_event(rules, None, an_envelope(a_captured_lead(at=now)), now)
+    outcome = routed
+    if event_type == LEAD_RECYCLED:
+        change = an_example_of(SALESFORCE_CHANGE_RECEIVED)
+        change = change.model_copy(update={"fields": {
+            "Status": "Recycled", "Accord_Lead_Key__c": routed.record.lead_key}})
+        record = encode(SALESFORCE_CHANGE_RECEIVED, "/sf", "sf:Lead", change, event_id="n1")
+        outcome = handle_event(rules, routed.record,
+                               decode(record.key, record.value, record.headers), now)
+    [announced] = [a for a in outcome.announcements if a.type == event_type]
+    return announced.data
 
 
 @pytest.mark.parametrize("event_type", sorted(CONTRACTS))
@@ -92,7 +120,7 @@ def _sdk_encoding(record):
 @pytest.mark.parametrize("event_type", sorted(CONTRACTS))
 def test_given_each_contract_when_encoded_then_the_sdk_reads_it_as_it_would_write_it(
         event_type):
-    instance = an_example_of(event_type)
+    instance = an_instance_of(event_type)
     record = encode(event_type, "/test", "key@example.com", instance)
     sdk = _sdk_encoding(record)
     ours = dict(record.headers)
@@ -111,7 +139,7 @@ def test_given_each_contract_when_encoded_then_the_sdk_reads_it_as_it_would_writ
 def test_given_what_the_sdk_writes_when_decoded_then_the_same_as_the_sdk_reads_it(event_type):
     from cloudevents.core.bindings import kafka as ce_kafka
 
-    record = encode(event_type, "/test", "key@example.com", an_example_of(event_type))
+    record = encode(event_type, "/test", "key@example.com", an_instance_of(event_type))
     sdk_message = _sdk_encoding(record)
     ours = decode(record.key, sdk_message.value, list(sdk_message.headers.items()))
     theirs = ce_kafka.from_binary_event(sdk_message)

@@ -10,6 +10,7 @@ from services.contracts.events import (
     HUBSPOT_CHANGE_RECEIVED,
     LEAD_CAPTURED,
     LEAD_ROUTED,
+    LEAD_SCORED,
     HubSpotChangeReceived,
 )
 from services.messaging.dead_letters import PREFIX
@@ -48,10 +49,13 @@ def run(*records: Incoming, state: dict[str, bytes] | None = None) -> StepResult
 def test_given_a_new_lead_when_processed_then_its_record_is_stored_and_a_decision_published():
     result = run(an_incoming(email="ada@siemens.example", employees=5000, country="DE"))
     assert list(result.changes) == [record_key("ada@siemens.example")]
-    [out] = result.outputs
-    assert out.kind == "decisions"
-    decision = decode(out.key, out.value, out.headers)
-    assert decision.type == LEAD_ROUTED and decision.data["lead_key"] == "ada@siemens.example"
+    published = [decode(o.key, o.value, o.headers) for o in result.outputs]
+    assert {o.kind for o in result.outputs} == {"decisions"}
+    # The decision first, then what it announces, all under the lead's key.
+    assert published[0].type == LEAD_ROUTED
+    assert published[0].data["lead_key"] == "ada@siemens.example"
+    assert LEAD_SCORED in [e.type for e in published[1:]]
+    assert {o.key for o in result.outputs} == {b"ada@siemens.example"}
     assert result.decided == 1 and result.dead_lettered == 0
 
 
@@ -66,7 +70,8 @@ def test_given_two_events_of_one_lead_in_a_batch_when_processed_then_the_second_
     result = run(an_incoming("e1", email="bo@shop.example", employees=300),
                  an_incoming("e2", 1, email="bo@shop.example", employees=None,
                              lead_source="demo_request"))
-    decisions = [decode(o.key, o.value, o.headers).data for o in result.outputs]
+    decisions = [decode(o.key, o.value, o.headers).data for o in result.outputs
+                 if dict(o.headers)["ce_type"] == LEAD_ROUTED.encode()]
     assert len(decisions) == 2
     assert decisions[1]["lead"]["employees"] == 300  # kept from the first event
 

@@ -33,7 +33,7 @@ runner = CliRunner()
 def candidate_text() -> str:
     """The shipped rules with enterprise EMEA leads handed from Maria to Sofia."""
     return (SHIPPED.read_text().replace(f"assign: {{user: {MARIA}}}", f"assign: {{user: {SOFIA}}}")
-            .replace('version: "2026.11.23-1"', 'version: "2026.11.24-1"')
+            .replace('version: "2026.11.23-3"', 'version: "2026.11.24-1"')
             .replace(f"owner: {MARIA}", f"owner: {SOFIA}"))
 
 

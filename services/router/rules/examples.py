@@ -6,40 +6,44 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any, cast, get_args
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 from yaml.constructor import SafeConstructor
-from yaml.nodes import Node, ScalarNode, SequenceNode
+from yaml.nodes import Node, ScalarNode
 
 from services.contracts.events import (
     LeadCaptured,
     LeadFields,
     LeadRouted,
     RevenueRecorded,
-    Stage,
+    SalesforceChangeReceived,
 )
 from services.contracts.lead_key import lead_key_for
-from services.router.decide import decide
+from services.router.crm_changes import merge_salesforce_change
+from services.router.decide import evaluate
 from services.router.golden_record import (
+    GoldenRecord,
     merge_captured,
     merge_revenue,
     new_record,
+    recheck_recycle_rules,
     record_decision,
 )
 from services.router.rules.cel_conditions import ConditionError
+from services.router.rules.expectations import parse_expectation
 from services.router.rules.model import Example, Expectation, RuleSet
 
 if TYPE_CHECKING:
-    from services.router.rules.loader import NodeReader
+    from services.router.rules.reader import NodeReader
 
 # Rules do not read the clock; a fixed time keeps every run of an example identical.
 EXAMPLE_TIME = datetime(2026, 1, 1, tzinfo=UTC)
 EXAMPLE_SOURCE = "/accord/rules/examples"
+_NONE = "(none)"
 
-_STAGES: tuple[str, ...] = get_args(Stage)
 _LEAD_FIELDS = ", ".join(sorted(LeadFields.model_fields))
 _FIELD_HINTS = {
     "email": "write a deliverable address, e.g. ada@siemens.example",
@@ -58,7 +62,8 @@ def parse_examples(reader: NodeReader, node: Node,
         fields = reader.mapping(entry, "an example")
         if fields is None:
             continue
-        reader.unknown_keys(fields, {"name", "lead", "revenue", "expect"}, "an example")
+        reader.unknown_keys(fields, {"name", "lead", "salesforce_status", "revenue", "expect"},
+                            "an example")
         name = reader.text(fields.get("name"), entry, "name")
         if name is not None:
             if name in names:
@@ -66,10 +71,13 @@ def parse_examples(reader: NodeReader, node: Node,
                                "give every example its own name: results are reported by name")
             names.add(name)
         lead = _lead(reader, fields.get("lead"), entry)
+        status = reader.text(fields["salesforce_status"], entry, "salesforce_status") if (
+            "salesforce_status" in fields) else None
         revenue = _revenue(reader, fields.get("revenue"), entry)
-        expect = _expectation(reader, fields.get("expect"), entry, known_rules)
+        expect = parse_expectation(reader, fields.get("expect"), entry, known_rules)
         if name and lead and expect:
-            examples.append(Example(name, lead, expect, entry.start_mark.line + 1, revenue))
+            examples.append(Example(name, lead, expect, entry.start_mark.line + 1, revenue,
+                                    salesforce_status=status))
     return examples
 
 
@@ -127,80 +135,6 @@ def _lead_problem(field: str, error: ErrorDetails, raw: str) -> tuple[str, str]:
     return message, _FIELD_HINTS.get(field, f"see the LeadFields contract; fields: {_LEAD_FIELDS}")
 
 
-def _expectation(reader: NodeReader, node: Node | None, parent: Node,
-                 known_rules: Collection[str] | None) -> Expectation | None:
-    if node is None:
-        reader.problem(parent, "missing `expect`",
-                       "add `expect: {stage: mql, owner: rep@example.com}`")
-        return None
-    fields = reader.mapping(node, "expect")
-    if fields is None:
-        return None
-    allowed = {"stage", "owner", "route", "score", "matched"}
-    reader.unknown_keys(fields, allowed, "expect")
-    if not fields.keys() & allowed:
-        reader.problem(node, "`expect` checks nothing",
-                       "expect at least one of: " + ", ".join(sorted(allowed)))
-        return None
-    before = len(reader.problems)
-    stage = owner = route = None
-    score: int | None = None
-    if "stage" in fields:
-        stage = reader.text(fields["stage"], node, "stage")
-        if stage is not None and stage not in _STAGES:
-            reader.problem(fields["stage"], f"unknown stage `{stage}`",
-                           "stages: " + ", ".join(_STAGES))
-    if "owner" in fields:
-        owner = reader.text(fields["owner"], node, "owner")
-        if owner is not None and "@" not in owner:
-            reader.problem(fields["owner"], f"`{owner}` is not an email",
-                           "owners are named by the email of their CRM user or queue")
-    if "route" in fields:
-        route = reader.text(fields["route"], node, "route")
-        if route is not None:
-            _check_known(reader, fields["route"], f"routing.{route}", known_rules)
-    if "score" in fields:
-        score = _whole_number(reader, fields["score"], node)
-    matched = _matched(reader, fields["matched"], known_rules) if "matched" in fields else ()
-    if len(reader.problems) > before:
-        return None
-    return Expectation(stage=cast("Stage | None", stage), owner=owner.lower() if owner else None,
-                       route=route, score=score, matched=matched)
-
-
-def _whole_number(reader: NodeReader, node: Node, parent: Node) -> int | None:
-    text = reader.text(node, parent, "score")
-    if text is None:
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        reader.problem(node, f"score `{text}` is not a whole number", "write score: 70")
-        return None
-
-
-def _matched(reader: NodeReader, node: Node,
-             known_rules: Collection[str] | None) -> tuple[str, ...]:
-    if not isinstance(node, SequenceNode):
-        reader.problem(node, "`matched` must be a list of rule names",
-                       "write matched: [scoring.demo_request, routing.enterprise_emea]")
-        return ()
-    names = []
-    for item in node.value:
-        name = reader.text(item, node, "matched")
-        if name is not None:
-            _check_known(reader, item, name, known_rules)
-            names.append(name)
-    return tuple(names)
-
-
-def _check_known(reader: NodeReader, node: Node, rule: str,
-                 known_rules: Collection[str] | None) -> None:
-    if known_rules is not None and rule not in known_rules:
-        reader.problem(node, f"no rule `{rule}` in this file",
-                       "rules: " + ", ".join(dict.fromkeys(known_rules)))
-
-
 Value = str | int | tuple[str, ...]
 
 
@@ -234,35 +168,55 @@ def run_examples(rules: RuleSet) -> list[ExampleResult]:
 
 
 def run_example(rules: RuleSet, example: Example) -> ExampleResult:
-    """Decide one example's lead as the router would for a first capture, and compare."""
+    """Decide one example's lead as the router would for a first capture, then (when the
+    example says so) after a rep set its Salesforce status and after revenue was booked;
+    compare the last decision with what the example expects."""
     event_id = f"example:{example.name}"
     captured = LeadCaptured(lead_key=lead_key_for(example.lead.email), fields=example.lead,
                             captured_at=EXAMPLE_TIME)
     record = merge_captured(new_record(captured.lead_key), event_id, captured, EXAMPLE_SOURCE)
     try:
-        decision = decide(rules, record, event_id, EXAMPLE_TIME)
+        record, decision = _decide(rules, record, event_id)
+        if example.salesforce_status is not None:
+            # The lead was routed; then a rep changed its Lead Status in Salesforce.
+            changed = SalesforceChangeReceived(
+                organization_id="example", action_id="example",
+                notification_id=f"{event_id}:salesforce", sobject_type="Lead",
+                sobject_id="example", fields={"Status": example.salesforce_status},
+                received_at=EXAMPLE_TIME)
+            record, decision = _decide(rules, recheck_recycle_rules(merge_salesforce_change(
+                record, f"{event_id}:salesforce", changed)), f"{event_id}:salesforce")
         if example.revenue is not None:
             # The lead was routed once; then a billing system booked revenue for it.
             booked = RevenueRecorded(
                 lead_key=captured.lead_key, email=example.lead.email, amount=example.revenue,
                 currency="USD", occurred_at=EXAMPLE_TIME, reference=f"example:{example.name}",
                 system="example")
-            record = merge_revenue(record_decision(record, decision), f"{event_id}:revenue",
-                                   booked, EXAMPLE_SOURCE)
-            decision = decide(rules, record, f"{event_id}:revenue", EXAMPLE_TIME)
+            record, decision = _decide(rules, merge_revenue(
+                record, f"{event_id}:revenue", booked, EXAMPLE_SOURCE), f"{event_id}:revenue")
     except ConditionError as exc:
         return ExampleResult(example, None, error=f"{exc}; hint: {exc.hint}")
     return ExampleResult(example, decision, differences(example.expect, decision))
 
 
+def _decide(rules: RuleSet, record: GoldenRecord,
+            event_id: str) -> tuple[GoldenRecord, LeadRouted]:
+    decided = evaluate(rules, record, event_id, EXAMPLE_TIME)
+    return record_decision(record, decided.routed, decided.recycle_held), decided.routed
+
+
 def differences(expect: Expectation, decision: LeadRouted) -> tuple[Difference, ...]:
     """Every expected part the decision does not show, in the order stage, owner, route,
-    score, matched."""
+    score, classification, account, matched."""
     found: list[Difference] = []
-    actual: dict[str, str | int] = {"stage": decision.stage, "owner": decision.owner.email,
-                                    "route": decision.owner.route, "score": decision.score}
-    expected: dict[str, str | int | None] = {"stage": expect.stage, "owner": expect.owner,
-                                             "route": expect.route, "score": expect.score}
+    actual: dict[str, str | int] = {
+        "stage": decision.stage, "owner": decision.owner.email, "route": decision.owner.route,
+        "score": decision.score, "classification": decision.classification or _NONE,
+        "account": decision.account.name if decision.account else _NONE}
+    expected: dict[str, str | int | None] = {
+        "stage": expect.stage, "owner": expect.owner, "route": expect.route,
+        "score": expect.score, "classification": expect.classification,
+        "account": expect.account}
     for field, value in expected.items():
         if value is not None and value != actual[field]:
             found.append(Difference(field, value, actual[field]))

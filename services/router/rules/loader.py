@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, cast, get_args
 
 import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import Node
 
 from services.contracts.events import Engagement, Stage
-from services.router.rules.cel_conditions import Condition, ConditionError, compile_condition
+from services.router.account_matching import account_book
 from services.router.rules.examples import parse_examples
 from services.router.rules.model import (
     Assignment,
@@ -20,83 +19,23 @@ from services.router.rules.model import (
     ScoringRule,
     StageRule,
 )
+from services.router.rules.reader import NodeReader as NodeReader
+from services.router.rules.reader import RuleFileError as RuleFileError
+from services.router.rules.reader import RuleProblem as RuleProblem
+from services.router.rules.reader import Scope
+from services.router.rules.sections import parse_accounts, parse_classification, parse_recycle
 
 STAGES = ("mql", "sql", "opportunity", "customer", "nurture", "disqualified")
 ACTIONS = get_args(Engagement)
+_ROUTING_ONLY = ("the class is worked out after scoring and stages: only `routing` conditions "
+                 "can read `classification`")
+_NO_CLASSES = ("this file has no `classification:` section: add one (named classes ending "
+               "with a default) or remove the condition")
+_NO_ACCOUNTS = ("this file lists no `accounts:`, so `account` is always '': add an "
+                "`accounts:` list or remove the condition")
 
 
-@dataclass(frozen=True)
-class RuleProblem:
-    """One thing wrong in a rule file."""
-
-    file: str
-    line: int
-    message: str
-    hint: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.message}\n    hint: {self.hint}"
-
-
-class RuleFileError(ValueError):
-    """The rule file is invalid; ``problems`` lists everything found, in file order."""
-
-    def __init__(self, problems: list[RuleProblem]) -> None:
-        self.problems = sorted(problems, key=lambda p: p.line)
-        super().__init__("\n".join(str(p) for p in self.problems))
-
-
-class NodeReader:
-    """Walks the YAML node tree, collecting problems instead of stopping at the first."""
-
-    def __init__(self, file: str) -> None:
-        self.file = file
-        self.problems: list[RuleProblem] = []
-
-    def problem(self, node: Node, message: str, hint: str) -> None:
-        self.problems.append(RuleProblem(self.file, node.start_mark.line + 1, message, hint))
-
-    def mapping(self, node: Node, what: str) -> dict[str, Node] | None:
-        if not isinstance(node, MappingNode):
-            self.problem(node, f"{what} must be a mapping of `key: value` lines",
-                         "indent the keys under it")
-            return None
-        return {cast(ScalarNode, k).value: v for k, v in node.value}
-
-    def sequence(self, node: Node, what: str) -> list[Node]:
-        if not isinstance(node, SequenceNode):
-            self.problem(node, f"{what} must be a list", "start each entry with `- `")
-            return []
-        return list(node.value)
-
-    def text(self, node: Node | None, parent: Node, what: str) -> str | None:
-        if node is None:
-            self.problem(parent, f"missing `{what}`", f"add `{what}: ...` to this entry")
-            return None
-        if not isinstance(node, ScalarNode) or node.value == "":
-            self.problem(node, f"`{what}` must be a single value", f"write `{what}: <value>`")
-            return None
-        return str(node.value)
-
-    def condition(self, node: Node | None, parent: Node, what: str) -> Condition | None:
-        source = self.text(node, parent, what)
-        if source is None or node is None:
-            return None
-        try:
-            return compile_condition(source)
-        except ConditionError as exc:
-            where = f" (column {exc.column})" if exc.column else ""
-            self.problem(node, f"condition `{source}`: {exc.message}{where}", exc.hint)
-            return None
-
-    def unknown_keys(self, fields: dict[str, Node], allowed: set[str], what: str) -> None:
-        for key, value in fields.items():
-            if key not in allowed:
-                self.problem(value, f"unknown key `{key}` in {what}",
-                             "allowed keys: " + ", ".join(sorted(allowed)))
-
-
-def _scoring(reader: NodeReader, node: Node) -> list[ScoringRule]:
+def _scoring(reader: NodeReader, node: Node, scope: Scope) -> list[ScoringRule]:
     rules = []
     for entry in reader.sequence(node, "scoring"):
         fields = reader.mapping(entry, "a scoring rule")
@@ -104,7 +43,7 @@ def _scoring(reader: NodeReader, node: Node) -> list[ScoringRule]:
             continue
         reader.unknown_keys(fields, {"name", "when", "points"}, "a scoring rule")
         name = reader.text(fields.get("name"), entry, "name")
-        when = reader.condition(fields.get("when"), entry, "when")
+        when = reader.condition(fields.get("when"), entry, "when", scope)
         points_text = reader.text(fields.get("points"), entry, "points")
         points = None
         if points_text is not None:
@@ -118,7 +57,7 @@ def _scoring(reader: NodeReader, node: Node) -> list[ScoringRule]:
     return rules
 
 
-def _stages(reader: NodeReader, node: Node) -> list[StageRule]:
+def _stages(reader: NodeReader, node: Node, scope: Scope) -> list[StageRule]:
     rules = []
     for entry in reader.sequence(node, "stages"):
         fields = reader.mapping(entry, "a stage rule")
@@ -126,28 +65,35 @@ def _stages(reader: NodeReader, node: Node) -> list[StageRule]:
             continue
         reader.unknown_keys(fields, {"stage", "when"}, "a stage rule")
         stage = reader.text(fields.get("stage"), entry, "stage")
-        if stage is not None and stage not in STAGES:
+        if stage == "recycled":
+            reader.problem(fields["stage"], "`recycled` is set by `recycle:` rules, not stages",
+                           "stages never move backwards; to send leads back, write "
+                           "`recycle:` then `- {name: returned_by_sales, when: ...}`")
+            stage = None
+        elif stage is not None and stage not in STAGES:
             reader.problem(fields["stage"], f"unknown stage `{stage}`",
                            "stages set by rules: " + ", ".join(STAGES))
             stage = None
-        when = reader.condition(fields.get("when"), entry, "when")
+        when = reader.condition(fields.get("when"), entry, "when", scope)
         if stage and when:
             rules.append(StageRule(cast(Stage, stage), when))
     return rules
 
 
-def _assignment(reader: NodeReader, node: Node | None, parent: Node) -> Assignment | None:
+def _assignment(reader: NodeReader, node: Node | None, parent: Node,
+                has_accounts: bool) -> Assignment | None:
     if node is None:
         reader.problem(parent, "missing `assign`", "add `assign: {user: rep@example.com}`")
         return None
     fields = reader.mapping(node, "assign")
     if fields is None:
         return None
-    kinds = [k for k in ("user", "queue", "keep") if k in fields]
+    kinds = [k for k in ("user", "queue", "keep", "account_owner") if k in fields]
     if len(kinds) != 1 or len(fields) != 1:
-        reader.problem(node, "`assign` takes exactly one of `user`, `queue` or `keep`",
-                       "write `assign: {user: rep@example.com}`, `assign: {queue: ...}` or "
-                       "`assign: {keep: owner}`")
+        reader.problem(node, "`assign` takes exactly one of `user`, `queue`, `keep` or "
+                       "`account_owner`", "write `assign: {user: rep@example.com}`, "
+                       "`assign: {queue: ...}`, `assign: {keep: owner}` or "
+                       "`assign: {account_owner: true}`")
         return None
     if kinds[0] == "keep":
         if reader.text(fields["keep"], node, "keep") != "owner":
@@ -155,6 +101,15 @@ def _assignment(reader: NodeReader, node: Node | None, parent: Node) -> Assignme
                            "write `assign: {keep: owner}`")
             return None
         return Assignment("keep", "")
+    if kinds[0] == "account_owner":
+        if not reader.flag(fields["account_owner"], node, "account_owner"):
+            return None
+        if not has_accounts:
+            reader.problem(node, "`account_owner` needs known accounts, and this file "
+                           "lists none", "add an `accounts:` list with each account's name, "
+                           "domains and owner")
+            return None
+        return Assignment("account_owner", "")
     email = reader.text(fields[kinds[0]], node, kinds[0])
     if email is None:
         return None
@@ -166,7 +121,7 @@ def _assignment(reader: NodeReader, node: Node | None, parent: Node) -> Assignme
     return Assignment(kind, email.lower())
 
 
-def _routes(reader: NodeReader, node: Node) -> list[Route]:
+def _routes(reader: NodeReader, node: Node, scope: Scope, has_accounts: bool) -> list[Route]:
     routes: list[Route] = []
     entries = reader.sequence(node, "routing")
     for index, entry in enumerate(entries):
@@ -175,7 +130,7 @@ def _routes(reader: NodeReader, node: Node) -> list[Route]:
             continue
         reader.unknown_keys(fields, {"name", "when", "default", "assign"}, "a routing entry")
         name = reader.text(fields.get("name"), entry, "name")
-        is_default = "default" in fields and cast(ScalarNode, fields["default"]).value == "true"
+        is_default = "default" in fields and reader.flag(fields["default"], entry, "default")
         when = None
         if is_default:
             if index != len(entries) - 1:
@@ -184,12 +139,14 @@ def _routes(reader: NodeReader, node: Node) -> list[Route]:
             if "when" in fields:
                 reader.problem(fields["when"], "the default route has no condition",
                                "remove `when:` from the default entry")
-            if "assign" in fields and "keep" in str(fields["assign"].value):
-                reader.problem(fields["assign"], "the default route must name an owner",
-                               "a lead routed for the first time has no owner to keep")
         else:
-            when = reader.condition(fields.get("when"), entry, "when")
-        assign = _assignment(reader, fields.get("assign"), entry)
+            when = reader.condition(fields.get("when"), entry, "when", scope)
+        assign = _assignment(reader, fields.get("assign"), entry, has_accounts)
+        if is_default and assign is not None and assign.kind in ("keep", "account_owner"):
+            reader.problem(fields["assign"], "the default route must name an owner",
+                           "a lead routed for the first time has no owner to keep, and not "
+                           "every lead matches an account: assign a `user` or a `queue`")
+            assign = None
         if name and assign and (is_default or when):
             routes.append(Route(name, when, assign))
     if entries and not any(r.is_default for r in routes) and not reader.problems:
@@ -249,25 +206,45 @@ def parse_rules(text: str, file: str = "<rules>") -> RuleSet:
     top = reader.mapping(root, "the rule file")
     if top is None:
         raise RuleFileError(reader.problems)
-    reader.unknown_keys(top, {"version", "scoring", "engagement", "stages", "routing",
-                              "examples"}, "the rule file")
+    reader.unknown_keys(top, {"version", "accounts", "scoring", "engagement", "recycle",
+                              "stages", "classification", "routing", "examples"},
+                        "the rule file")
     version = reader.text(top.get("version"), root, "version")
-    scoring = _scoring(reader, top["scoring"]) if "scoring" in top else []
+    before = len(reader.problems)
+    accounts = parse_accounts(reader, top["accounts"]) if "accounts" in top else []
+    # Names are checked against a section only when all of it loaded.
+    names = {"account": tuple(a.name for a in accounts)} if (
+        accounts and len(reader.problems) == before) else {}
+    no_accounts = {} if "accounts" in top else {"account": _NO_ACCOUNTS}
+    before_routing = Scope({"classification": _ROUTING_ONLY, **no_accounts}, names)
+    scoring = _scoring(reader, top["scoring"], before_routing) if "scoring" in top else []
     engagement = _engagement(reader, top["engagement"]) if "engagement" in top else None
-    stages = _stages(reader, top["stages"]) if "stages" in top else []
+    recycle = parse_recycle(reader, top["recycle"], before_routing) if "recycle" in top else []
+    stages = _stages(reader, top["stages"], before_routing) if "stages" in top else []
+    before = len(reader.problems)
+    classes = parse_classification(reader, top["classification"], before_routing) if (
+        "classification" in top) else []
+    class_names = {"classification": tuple(c.name for c in classes)} if (
+        classes and len(reader.problems) == before) else {}
+    no_classes = {} if "classification" in top else {"classification": _NO_CLASSES}
+    routing = Scope({**no_accounts, **no_classes}, {**names, **class_names})
     if "routing" not in top:
         reader.problem(root, "missing `routing`", "add a `routing:` list ending with a default")
-    routes = _routes(reader, top["routing"]) if "routing" in top else []
+    routes = _routes(reader, top["routing"], routing, "accounts" in top) if (
+        "routing" in top) else []
     # Names an example expects are only checked against a rule set that loaded completely.
     known = None if reader.problems else [
-        *(f"scoring.{r.name}" for r in scoring), *(f"stages.{r.stage}" for r in stages),
+        *(f"accounts.{a.name}" for a in accounts),
+        *(f"scoring.{r.name}" for r in scoring),
         *(f"engagement.{a}" for a in (engagement.points if engagement else {})),
-        *(f"routing.{r.name}" for r in routes)]
+        *(f"recycle.{r.name}" for r in recycle), *(f"stages.{r.stage}" for r in stages),
+        *(f"classification.{c.name}" for c in classes), *(f"routing.{r.name}" for r in routes)]
     examples = parse_examples(reader, top["examples"], known) if "examples" in top else []
     if reader.problems or version is None:
         raise RuleFileError(reader.problems)
     return RuleSet(version, tuple(scoring), tuple(stages), tuple(routes), source=file,
-                   examples=tuple(examples), engagement=engagement)
+                   examples=tuple(examples), engagement=engagement, recycle=tuple(recycle),
+                   classification=tuple(classes), accounts=account_book(tuple(accounts)))
 
 
 def load_rules(path: Path) -> RuleSet:

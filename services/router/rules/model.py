@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
 from services.contracts.events import LeadFields, Stage
+from services.router.account_matching import AccountBook
 from services.router.rules.cel_conditions import Condition
 
 
@@ -28,10 +29,29 @@ class StageRule:
 
 
 @dataclass(frozen=True)
-class Assignment:
-    """Who gets the lead: a user or a queue named by email, or ``keep`` its current owner."""
+class RecycleRule:
+    """Sends a lead back to ``recycled`` when its condition starts to hold: the only way a
+    stage moves backwards."""
 
-    kind: Literal["user", "queue", "keep"]
+    name: str
+    when: Condition
+
+
+@dataclass(frozen=True)
+class LeadClass:
+    """A named class of leads (e.g. warm, cold); the first whose condition holds is the
+    lead's, the default (no condition) catches the rest."""
+
+    name: str
+    when: Condition | None
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """Who gets the lead: a user or a queue named by email, ``keep`` its current owner, or
+    ``account_owner``, the owner of the known account the lead matched."""
+
+    kind: Literal["user", "queue", "keep", "account_owner"]
     email: str
 
 
@@ -58,6 +78,8 @@ class Expectation:
     route: str | None = None
     score: int | None = None
     matched: tuple[str, ...] = ()
+    classification: str | None = None
+    account: str | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +92,8 @@ class Example:
     line: int
     # Revenue booked after the lead was first routed: the example checks the second decision.
     revenue: Decimal | None = None
+    # A Lead Status a rep set in Salesforce after the first routing (before any revenue).
+    salesforce_status: str | None = None
 
 
 @dataclass(frozen=True)
@@ -91,3 +115,6 @@ class RuleSet:
     source: str = "<memory>"
     examples: tuple[Example, ...] = ()
     engagement: EngagementScoring | None = None
+    recycle: tuple[RecycleRule, ...] = ()
+    classification: tuple[LeadClass, ...] = ()
+    accounts: AccountBook = field(default_factory=AccountBook)

@@ -1,0 +1,64 @@
+"""What a decision announces besides ``lead.routed``: ``lead.scored``, ``lead.qualified`` and
+``lead.recycled``, for consumers that care about one kind of change only.
+
+Pure, and derived from the decision alone (it carries the previous stage and score, and
+names the recycle rule that fired among its matched rules), with ids derived from the
+decision id: re-emitting a decision re-announces exactly the same events, same ids.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+
+from services.contracts.events import (
+    LEAD_QUALIFIED,
+    LEAD_RECYCLED,
+    LEAD_SCORED,
+    LeadQualified,
+    LeadRecycled,
+    LeadRouted,
+    LeadScored,
+)
+
+_ANNOUNCEMENT_NAMESPACE = uuid.UUID("0b8d6c1e-3f4a-5b2c-8d7e-9f1a2b3c4d5e")
+QUALIFIED_STAGES = ("mql", "sql")
+RECYCLE_PREFIX = "recycle."
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """An event to publish besides the decision: its CloudEvents type, id and data."""
+
+    type: str
+    event_id: str
+    data: BaseModel
+
+
+def announcement_id(decision_id: str, event_type: str) -> str:
+    """Deterministic: the same decision announces the same event under the same id."""
+    return str(uuid.uuid5(_ANNOUNCEMENT_NAMESPACE, f"{decision_id}:{event_type}"))
+
+
+def recycle_rule_of(decision: LeadRouted) -> str | None:
+    """The recycle rule that moved the lead back in this decision, if one did."""
+    return next((rule.removeprefix(RECYCLE_PREFIX) for rule in decision.matched_rules
+                 if rule.startswith(RECYCLE_PREFIX)), None)
+
+
+def announcements(decision: LeadRouted) -> tuple[Announcement, ...]:
+    """``lead.scored`` when the score changed (or is the lead's first), ``lead.recycled``
+    when a recycle rule fired, ``lead.qualified`` when the stage became mql or sql."""
+    facts = dict(decision)
+    found: list[tuple[str, BaseModel]] = []
+    if decision.previous_score is None or decision.previous_score != decision.score:
+        found.append((LEAD_SCORED, LeadScored(**facts)))
+    recycle_rule = recycle_rule_of(decision)
+    if recycle_rule is not None:
+        found.append((LEAD_RECYCLED, LeadRecycled(**facts, recycle_rule=recycle_rule)))
+    if decision.stage in QUALIFIED_STAGES and decision.stage != decision.previous_stage:
+        found.append((LEAD_QUALIFIED, LeadQualified(**facts)))
+    return tuple(Announcement(event_type, announcement_id(decision.decision_id, event_type),
+                              data) for event_type, data in found)
