@@ -19,6 +19,10 @@ def main() -> None:
     app = create_app(settings)
     logger.info("HubSpot sandbox listening on %s (portal %s, data in %s)",
                 settings.base_url, settings.portal_id, settings.database_path)
+    logger.info("Webhooks: %s; limits %s calls per 10 s, %s a day",
+                f"to {settings.webhook_target_url} as app {settings.app_id}"
+                if settings.webhook_target_url else "off (HUBSPOT_SANDBOX_WEBHOOK_TARGET_URL)",
+                settings.ten_second_limit, settings.daily_limit)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
 
 

@@ -1,168 +1,108 @@
-"""HTTP routes of the HubSpot sandbox: thin handlers over the contact service and registries."""
+"""The HubSpot sandbox application: stores, services and webhooks wired to their routes."""
 
 from __future__ import annotations
 
-import secrets
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from functools import partial
 
-from fastapi import FastAPI, Query, Request, Response
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sandboxes.hubspot.contacts import ContactService, requested_names
-from sandboxes.hubspot.errors import (
-    ApiError,
-    invalid_authentication,
-    object_not_found,
-    validation_error,
-)
-from sandboxes.hubspot.owners import find_owner, load_owners, owners_page
-from sandboxes.hubspot.payloads import (
-    BatchUpsertInput,
-    ObjectInput,
-    SearchInput,
-    read_body,
-    texts,
-)
-from sandboxes.hubspot.properties import (
-    CONTACT_OBJECT_TYPES,
-    CONTACT_PROPERTIES,
-    CONTACT_PROPERTY_MAP,
-    to_wire,
-)
-from sandboxes.hubspot.rate_limits import usage_headers, utc_day
+from sandboxes.hubspot.admin_routes import AdminParts, admin_router, health_router
+from sandboxes.hubspot.association_routes import association_router
+from sandboxes.hubspot.associations import AssociationService
+from sandboxes.hubspot.changes import Change, ChangeSource
+from sandboxes.hubspot.contact_routes import contact_router
+from sandboxes.hubspot.contacts import ContactService
+from sandboxes.hubspot.crm_guard import error_response, install_crm_guard
+from sandboxes.hubspot.deal_routes import deal_router
+from sandboxes.hubspot.deal_store import DealStore
+from sandboxes.hubspot.deals import DealService
+from sandboxes.hubspot.errors import ApiError, object_not_found, validation_error
+from sandboxes.hubspot.knobs import Knobs
+from sandboxes.hubspot.owners import load_owners
+from sandboxes.hubspot.portal_routes import portal_router
 from sandboxes.hubspot.settings import HubSpotSandboxSettings
 from sandboxes.hubspot.store import ContactStore
-
-Names = Annotated[list[str] | None, Query(alias="properties")]
-IdProperty = Annotated[str | None, Query(alias="idProperty")]
-
-
-def _base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
+from sandboxes.hubspot.webhook_delivery import DeliveryPolicy, WebhookDispatcher
+from sandboxes.hubspot.webhook_events import EventFactory
 
 
-def _error_response(error: ApiError) -> JSONResponse:
-    return JSONResponse(error.body(), status_code=error.status)
+def _dispatcher(settings: HubSpotSandboxSettings) -> WebhookDispatcher | None:
+    if not settings.webhook_target_url:
+        return None
+    return WebhookDispatcher(DeliveryPolicy(
+        target_url=settings.webhook_target_url,
+        client_secret=settings.client_secret.get_secret_value(),
+        max_attempts=settings.webhook_max_attempts,
+        retry_base_seconds=settings.webhook_retry_base_seconds,
+        retry_cap_seconds=settings.webhook_retry_cap_seconds,
+        timeout_seconds=settings.webhook_timeout_seconds,
+        max_concurrent=settings.webhook_max_concurrent_requests))
 
 
-def _check_object_type(object_type: str) -> None:
-    if object_type.lower() not in CONTACT_OBJECT_TYPES:
-        raise validation_error(f"Unable to infer object type from: {object_type}")
-
-
-def create_app(settings: HubSpotSandboxSettings) -> FastAPI:
-    """The sandbox application, with its state in ``settings.database_path``."""
-    store = ContactStore(settings.database_path)
-    owners = load_owners(settings.owners_file)
-    contacts = ContactService(store, owners, settings.portal_id)
-    token = settings.access_token.get_secret_value()
-
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        store.close()
-
-    app = FastAPI(title="HubSpot sandbox", lifespan=lifespan, docs_url=None, redoc_url=None,
-                  openapi_url=None)
-
-    @app.middleware("http")
-    async def guard_crm(request: Request,
-                        call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        if not request.url.path.startswith("/crm/"):
-            return await call_next(request)
-        scheme, _, presented = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not secrets.compare_digest(
-                presented.strip().encode(), token.encode()):
-            # An unauthenticated call belongs to no app, so it counts against no limit.
-            return _error_response(invalid_authentication())
-        now = time.time()
-        usage = store.record_call(now, utc_day(now))
-        response = await call_next(request)
-        response.headers.update(
-            usage_headers(usage, settings.daily_limit, settings.ten_second_limit))
-        return response
-
+def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, error: ApiError) -> JSONResponse:
-        return _error_response(error)
+        return error_response(error)
 
     @app.exception_handler(RequestValidationError)
     async def bad_parameters(_: Request, error: RequestValidationError) -> JSONResponse:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in issue['loc'])}: {issue['msg']}" for issue in error.errors())
-        return _error_response(validation_error(f"Invalid request parameters: {problems}"))
+        return error_response(validation_error(f"Invalid request parameters: {problems}"))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
         if error.status_code == 404:
-            return _error_response(object_not_found())
-        return _error_response(ApiError(error.status_code, "VALIDATION_ERROR", str(error.detail)))
+            return error_response(object_not_found())
+        return error_response(ApiError(error.status_code, "VALIDATION_ERROR", str(error.detail)))
 
-    @app.get("/__sandbox/health")
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
 
-    @app.get("/crm/v3/properties/{object_type}")
-    async def list_properties(object_type: str) -> dict[str, Any]:
-        _check_object_type(object_type)
-        return {"results": [to_wire(p, owners) for p in CONTACT_PROPERTIES]}
+def create_app(settings: HubSpotSandboxSettings) -> FastAPI:
+    """The sandbox application, with its state in ``settings.database_path``."""
+    store = ContactStore(settings.database_path)
+    deal_store = DealStore(store.connection)
+    owners = load_owners(settings.owners_file)
+    dispatcher = _dispatcher(settings)
+    events = EventFactory(settings.app_id, settings.portal_id, settings.webhook_subscriptions)
 
-    @app.get("/crm/v3/properties/{object_type}/{property_name}")
-    async def get_property(object_type: str, property_name: str) -> dict[str, Any]:
-        _check_object_type(object_type)
-        definition = CONTACT_PROPERTY_MAP.get(property_name)
-        if definition is None:
-            raise ApiError(404, "OBJECT_NOT_FOUND", f'Property "{property_name}" does not exist')
-        return to_wire(definition, owners)
+    def notify(changes: list[Change]) -> None:
+        if dispatcher is not None:
+            dispatcher.publish(events.events(changes))
 
-    @app.get("/crm/v3/objects/contacts")
-    async def list_contacts(request: Request, limit: int = 10, after: str | None = None,
-                            properties: Names = None) -> dict[str, Any]:
-        return contacts.list_page(limit, after, requested_names(properties), _base_url(request))
+    api_source = ChangeSource.integration(settings.app_id)
+    contacts = ContactService(store, owners, settings.portal_id, api_source=api_source,
+                              notify=notify)
+    deals = DealService(store, deal_store, owners, settings.portal_id, api_source, notify)
+    knobs = Knobs.from_settings(settings)
 
-    @app.post("/crm/v3/objects/contacts", status_code=201)
-    async def create_contact(request: Request) -> dict[str, Any]:
-        body = await read_body(request, ObjectInput)
-        return contacts.create(texts(body.properties))
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if dispatcher is not None:
+            dispatcher.start()
+        try:
+            yield
+        finally:
+            if dispatcher is not None:
+                await dispatcher.stop()
+            store.close()
 
-    @app.post("/crm/v3/objects/contacts/search")
-    async def search_contacts(request: Request) -> dict[str, Any]:
-        return contacts.search(await read_body(request, SearchInput))
-
-    @app.post("/crm/v3/objects/contacts/batch/upsert")
-    async def upsert_contacts(request: Request) -> dict[str, Any]:
-        body = await read_body(request, BatchUpsertInput)
-        return contacts.upsert_batch(body.inputs)
-
-    @app.get("/crm/v3/objects/contacts/{contact_id}")
-    async def get_contact(contact_id: str, id_property: IdProperty = None,
-                          properties: Names = None) -> dict[str, Any]:
-        return contacts.get(contact_id, id_property, requested_names(properties))
-
-    @app.patch("/crm/v3/objects/contacts/{contact_id}")
-    async def update_contact(request: Request, contact_id: str,
-                             id_property: IdProperty = None) -> dict[str, Any]:
-        body = await read_body(request, ObjectInput)
-        return contacts.update(contact_id, id_property, texts(body.properties))
-
-    # The client asks for "/crm/v3/owners/"; both spellings answer, without a redirect.
-    @app.get("/crm/v3/owners")
-    @app.get("/crm/v3/owners/")
-    async def list_owners(request: Request, email: str | None = None, limit: int = 100,
-                          after: str | None = None, archived: bool = False) -> dict[str, Any]:
-        return owners_page(owners, email=email, limit=limit, after=after, archived=archived,
-                           base_url=_base_url(request))
-
-    @app.get("/crm/v3/owners/{owner_id}")
-    async def get_owner(owner_id: str, id_property: IdProperty = "id") -> dict[str, Any]:
-        owner = find_owner(owners, owner_id, id_property or "id")
-        if owner is None:
-            raise object_not_found()
-        return owner.to_wire()
-
+    app = FastAPI(title="HubSpot sandbox", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None)
+    install_crm_guard(app, settings.access_token.get_secret_value(), store, knobs)
+    _install_error_handlers(app)
+    app.include_router(health_router())
+    app.include_router(admin_router(AdminParts(
+        admin_token=settings.admin_token.get_secret_value(), contacts=contacts, deals=deals,
+        owners=owners, knobs=knobs, default_knobs=partial(Knobs.from_settings, settings),
+        dispatcher=dispatcher)))
+    app.include_router(portal_router(owners))
+    associations = AssociationService(store, deal_store)
+    app.include_router(contact_router(contacts, associations))
+    app.include_router(deal_router(deals))
+    app.include_router(association_router(associations))
     return app

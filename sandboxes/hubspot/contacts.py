@@ -8,12 +8,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sandboxes.hubspot import search
+from sandboxes.hubspot.changes import (
+    Change,
+    ChangeListener,
+    ChangeSource,
+    changed_values,
+    ignore_changes,
+)
 from sandboxes.hubspot.errors import (
     ApiError,
     PropertyProblem,
     contact_conflict,
     invalid_properties,
+    non_unique_id_property,
     object_not_found,
+    too_many_inputs,
     validation_error,
 )
 from sandboxes.hubspot.owners import Owner
@@ -74,11 +83,30 @@ class ContactService:
     """The contact endpoints' behaviour over one store and one portal's owners."""
 
     def __init__(self, store: ContactStore, owners: Sequence[Owner], portal_id: int,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, *,
+                 api_source: ChangeSource | None = None,
+                 notify: ChangeListener = ignore_changes) -> None:
         self._store = store
         self._owners = owners
         self._portal_id = portal_id
         self._clock = clock
+        # Changes made through the API are the private app's; others name their source.
+        self._api_source = api_source or ChangeSource.integration(0)
+        self._notify = notify
+
+    def _created(self, contact: Contact, source: ChangeSource | None) -> Change:
+        return Change("contact", contact.id, contact.created_at, source or self._api_source,
+                      created=True, properties=dict(contact.properties))
+
+    def _updated(self, before: Contact, after: Contact,
+                 source: ChangeSource | None) -> list[Change]:
+        changed = changed_values(before.properties, after.properties)
+        return [Change("contact", after.id, after.updated_at, source or self._api_source,
+                       properties=changed)] if changed else []
+
+    def _publish(self, changes: list[Change]) -> None:
+        if changes:
+            self._notify(changes)
 
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
@@ -96,8 +124,7 @@ class ContactService:
         elif id_property == "email":
             contact = self._store.find_by_email(contact_id)
         else:
-            raise validation_error(
-                f"Unable to perform update/upsert by non-unique 0-1 property {id_property}")
+            raise non_unique_id_property("0-1", id_property, self._portal_id)
         if contact is None:
             raise object_not_found(contact_id if id_property in (None, "") else None)
         return contact
@@ -112,7 +139,7 @@ class ContactService:
         """``GET /crm/v3/objects/contacts/{id}``."""
         return render(self.find(contact_id, id_property), names)
 
-    def create(self, raw: dict[str, str]) -> dict[str, Any]:
+    def create(self, raw: dict[str, str], source: ChangeSource | None = None) -> dict[str, Any]:
         """``POST /crm/v3/objects/contacts``: 409 when the email is taken."""
         values = self._checked(raw)
         with self._store.transaction():
@@ -120,16 +147,18 @@ class ContactService:
             if existing is not None:
                 raise contact_conflict(existing.id)
             contact = self._store.create(values, self._now_ms())
+        self._publish([self._created(contact, source)])
         return render(contact, list(values_of(contact)))
 
-    def update(self, contact_id: str, id_property: str | None,
-               raw: dict[str, str]) -> dict[str, Any]:
+    def update(self, contact_id: str, id_property: str | None, raw: dict[str, str],
+               source: ChangeSource | None = None) -> dict[str, Any]:
         """``PATCH /crm/v3/objects/contacts/{id}``: 409 when the new email is another's."""
         values = self._checked(raw)
         with self._store.transaction():
-            contact = self.find(contact_id, id_property)
-            self._refuse_taken_email(values, contact)
-            contact = self._store.update(contact, values, self._now_ms())
+            before = self.find(contact_id, id_property)
+            self._refuse_taken_email(values, before)
+            contact = self._store.update(before, values, self._now_ms())
+        self._publish(self._updated(before, contact, source))
         return render(contact, list(values_of(contact)))
 
     def list_page(self, limit: int, after: str | None, names: Sequence[str],
@@ -149,8 +178,7 @@ class ContactService:
         """``POST .../batch/upsert``: every input is checked before any of them is written."""
         started = self._now_ms()
         if len(inputs) > MAX_BATCH_INPUTS:
-            raise validation_error(
-                f"Batch input size {len(inputs)} exceeds the limit of {MAX_BATCH_INPUTS}")
+            raise too_many_inputs(MAX_BATCH_INPUTS)
         _refuse_duplicates(inputs)
         problems: list[PropertyProblem] = []
         planned: list[tuple[UpsertInput, dict[str, str]]] = []
@@ -160,21 +188,22 @@ class ContactService:
                 # The id is the email; property validation then checks its format.
                 values["email"] = item.id.strip()
             elif item.id_property not in (None, "", "hs_object_id"):
-                raise validation_error(
-                    "Unable to perform update/upsert by non-unique 0-1 property "
-                    f"{item.id_property}")
+                raise non_unique_id_property("0-1", item.id_property, self._portal_id)
             problems += validate_values(values, self._owners)
             planned.append((item, values))
         if problems:
             raise invalid_properties(problems, self._portal_id)
         results = []
+        changes: list[Change] = []
         with self._store.transaction():
             for item, values in planned:
-                results.append(self._upsert_one(item, normalise_values(values)))
+                results.append(self._upsert_one(item, normalise_values(values), changes))
+        self._publish(changes)
         return {"status": "COMPLETE", "results": results,
                 "startedAt": iso(started), "completedAt": iso(self._now_ms())}
 
-    def _upsert_one(self, item: UpsertInput, values: dict[str, str]) -> dict[str, Any]:
+    def _upsert_one(self, item: UpsertInput, values: dict[str, str],
+                    changes: list[Change]) -> dict[str, Any]:
         now = self._now_ms()
         if item.id_property == "email":
             existing = self._store.find_by_email(item.id)
@@ -182,9 +211,11 @@ class ContactService:
             existing = self.find(item.id, item.id_property)
         if existing is None:
             contact, new = self._store.create(values, now), True
+            changes.append(self._created(contact, None))
         else:
             self._refuse_taken_email(values, existing)
             contact, new = self._store.update(existing, values, now), False
+            changes += self._updated(existing, contact, None)
         answer = render(contact, list(values_of(contact)))
         answer["new"] = new
         if item.object_write_trace_id is not None:

@@ -96,3 +96,57 @@ def object_not_found(object_id: str | None = None) -> ApiError:
 def contact_conflict(existing_id: int) -> ApiError:
     """The 409 for a create or an email change that collides with another contact's email."""
     return ApiError(409, "CONFLICT", f"Contact already exists. Existing ID: {existing_id}")
+
+
+def too_many_inputs(limit: int) -> ApiError:
+    """The 400 for a batch with more inputs than HubSpot takes in one call."""
+    return ApiError(400, "VALIDATION_ERROR",
+                    f"The maximum number of inputs supported in a batch is {limit}. "
+                    "Please reduce the number of items and try again")
+
+
+def non_unique_id_property(object_type_id: str, id_property: str, portal_id: int) -> ApiError:
+    """The 400 for an update or upsert keyed by a property that is not unique."""
+    return validation_error(
+        f"Unable to perform update/upsert by non-unique {object_type_id} property "
+        f"{id_property} in portal ID {portal_id}")
+
+
+def invalid_associations(object_type: str, object_ids: list[str]) -> ApiError:
+    """The 400 for associations that name records which do not exist."""
+    return ApiError(400, "VALIDATION_ERROR", "One or more associations are invalid", context={
+        "INVALID_OBJECT_IDS": [f"{object_type}={i} is not valid" for i in object_ids],
+        "objectId": object_ids,
+        "objectType": [object_type],
+    })
+
+
+def missing_objects(object_type: str, ids: list[str], verb: str = "get") -> dict[str, Any]:
+    """One ``errors`` element of a 207 batch answer: some ids name no record."""
+    return {
+        "status": "error",
+        "category": "OBJECT_NOT_FOUND",
+        "message": f"Could not {verb} some {object_type} objects, they may be deleted or not "
+                   "exist. Check that ids are valid.",
+        "context": {"ids": ids},
+    }
+
+
+def rate_limit_body(policy_name: str) -> dict[str, Any]:
+    """The 429 body: which limit was reached (``TEN_SECONDLY_ROLLING`` or ``DAILY``)."""
+    window = "ten_secondly_rolling" if policy_name == "TEN_SECONDLY_ROLLING" else "daily"
+    return {
+        "status": "error",
+        "message": f"You have reached your {window} limit.",
+        "errorType": "RATE_LIMIT",
+        "correlationId": str(uuid.uuid4()),
+        "policyName": policy_name,
+        "requestId": uuid.uuid4().hex,
+    }
+
+
+def unavailable(status: int) -> ApiError:
+    """An injected server-side failure (502 or 503) in HubSpot's error shape."""
+    message = ("Service Unavailable: please retry later" if status == 503
+               else "Bad Gateway: the request could not be completed, please retry")
+    return ApiError(status, "INTERNAL_ERROR", message)

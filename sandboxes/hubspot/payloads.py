@@ -21,10 +21,66 @@ class _Payload(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
 
+class ObjectId(_Payload):
+    """``{"id": ...}``: a record named by its id (sent as a string or a number)."""
+
+    id: str | int
+
+    @property
+    def text(self) -> str:
+        """The id as text."""
+        return str(self.id)
+
+
+class AssociationType(_Payload):
+    """Which kind of association: HubSpot-defined type 3 is deal to contact."""
+
+    association_category: str = Field(default="HUBSPOT_DEFINED", alias="associationCategory")
+    association_type_id: int = Field(alias="associationTypeId")
+
+
+class AssociationInput(_Payload):
+    """One association in a create body: the record to associate with, and how."""
+
+    to: ObjectId
+    types: list[AssociationType] = Field(default_factory=list)
+
+
 class ObjectInput(_Payload):
-    """``{"properties": {...}}`` for creating or updating one object."""
+    """``{"properties": {...}}`` for creating or updating one object (with associations)."""
 
     properties: dict[str, PropertyValue]
+    associations: list[AssociationInput] = Field(default_factory=list)
+    object_write_trace_id: str | None = Field(default=None, alias="objectWriteTraceId")
+
+
+class BatchCreateInput(_Payload):
+    """``{"inputs": [...]}`` for ``batch/create``."""
+
+    inputs: list[ObjectInput]
+
+
+class BatchReadInput(_Payload):
+    """The body of ``batch/read``: ids (or unique values of ``idProperty``) and properties."""
+
+    inputs: list[ObjectId]
+    properties: list[str] = Field(default_factory=list)
+    properties_with_history: list[str] = Field(default_factory=list,
+                                               alias="propertiesWithHistory")
+    id_property: str | None = Field(default=None, alias="idProperty")
+
+
+class AssociationPair(_Payload):
+    """One input of a v4 batch association: ``{"from": {"id"}, "to": {"id"}}``."""
+
+    from_: ObjectId = Field(alias="from")
+    to: ObjectId
+
+
+class BatchAssociationInput(_Payload):
+    """``{"inputs": [...]}`` for ``/crm/v4/associations/.../batch/associate/default``."""
+
+    inputs: list[AssociationPair]
 
 
 class UpsertInput(_Payload):
@@ -37,7 +93,7 @@ class UpsertInput(_Payload):
 
 
 class BatchUpsertInput(_Payload):
-    """``{"inputs": [...]}`` for ``batch/upsert``."""
+    """``{"inputs": [...]}`` for ``batch/upsert`` and ``batch/update``."""
 
     inputs: list[UpsertInput]
 

@@ -6,6 +6,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from sandboxes.hubspot.errors import PropertyProblem
@@ -37,6 +38,9 @@ class PropertyDef:
     hubspot_defined: bool = True
     description: str = ""
     referenced_object_type: str | None = None
+    # A unique property identifies a record: it can be an ``idProperty``, and no two records
+    # may hold the same value.
+    unique: bool = False
 
 
 def _options(*pairs: tuple[str, str]) -> tuple[tuple[str, str], ...]:
@@ -117,7 +121,7 @@ def to_wire(definition: PropertyDef, owners: Sequence[Owner]) -> dict[str, Any]:
         "displayOrder": -1,
         "calculated": False,
         "externalOptions": definition.referenced_object_type is not None,
-        "hasUniqueValue": False,
+        "hasUniqueValue": definition.unique,
         "hidden": False,
         "hubspotDefined": definition.hubspot_defined,
         "modificationMetadata": {
@@ -160,6 +164,9 @@ def _check_value(definition: PropertyDef, value: str,
         return PropertyProblem(name, "INVALID_EMAIL", f"Email address {value} is invalid")
     if definition.type == "number" and not _is_number(value):
         return PropertyProblem(name, "INVALID_LONG", f"{value} was not a valid long.")
+    if definition.type == "datetime" and epoch_ms(value) is None:
+        return PropertyProblem(name, "INVALID_DATE",
+                               f"{value} was not a valid date or datetime for {name}")
     if definition.referenced_object_type == "OWNER":
         if value not in {o.id for o in owners}:
             return PropertyProblem(name, "INVALID_OWNER_ID", f"{value} is not a valid owner id")
@@ -173,11 +180,13 @@ def _check_value(definition: PropertyDef, value: str,
     return None
 
 
-def validate_values(values: Mapping[str, str], owners: Sequence[Owner]) -> list[PropertyProblem]:
+def validate_values(values: Mapping[str, str], owners: Sequence[Owner],
+                    definitions: Mapping[str, PropertyDef] = CONTACT_PROPERTY_MAP,
+                    ) -> list[PropertyProblem]:
     """Every problem with these property values, in the order the names were given."""
     problems: list[PropertyProblem] = []
     for name, value in values.items():
-        definition = CONTACT_PROPERTY_MAP.get(name)
+        definition = definitions.get(name)
         if definition is None:
             problems.append(PropertyProblem(name, "PROPERTY_DOESNT_EXIST",
                                             f'Property "{name}" does not exist'))
@@ -188,9 +197,37 @@ def validate_values(values: Mapping[str, str], owners: Sequence[Owner]) -> list[
     return problems
 
 
-def normalise_values(values: Mapping[str, str]) -> dict[str, str]:
-    """Values as HubSpot keeps them: emails in lower case, surrounding blanks trimmed."""
+def normalise_values(values: Mapping[str, str],
+                     definitions: Mapping[str, PropertyDef] = CONTACT_PROPERTY_MAP,
+                     ) -> dict[str, str]:
+    """Values as HubSpot keeps them: blanks trimmed, emails in lower case, datetimes in ISO."""
     clean = {name: value.strip() for name, value in values.items()}
     if "email" in clean:
         clean["email"] = clean["email"].lower()
+    for name, value in clean.items():
+        definition = definitions.get(name)
+        moment = epoch_ms(value) if definition and definition.type == "datetime" else None
+        if moment is not None:
+            clean[name] = iso_ms(moment)
     return clean
+
+
+def epoch_ms(value: str) -> int | None:
+    """A datetime value (epoch milliseconds, an ISO date or datetime) in epoch ms, or None."""
+    text = value.strip()
+    if text.lstrip("-").isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def iso_ms(epoch_milliseconds: int) -> str:
+    """Epoch milliseconds as HubSpot writes datetimes: ISO 8601, milliseconds, ``Z``."""
+    moment = datetime.fromtimestamp(epoch_milliseconds / 1000, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_milliseconds % 1000:03d}Z"
+

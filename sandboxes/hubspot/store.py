@@ -45,6 +45,18 @@ class Usage:
     last_ten_seconds: int
 
 
+@dataclass(frozen=True)
+class Admission:
+    """Whether a call is within the limits, and the usage after it.
+
+    ``refused_by`` names the exhausted policy (``DAILY`` or ``TEN_SECONDLY_ROLLING``); a
+    refused call is not counted.
+    """
+
+    usage: Usage
+    refused_by: str | None = None
+
+
 class ContactStore:
     """Contacts and usage counters in one sqlite file; one instance per process."""
 
@@ -60,6 +72,11 @@ class ContactStore:
             "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'contacts')",
             (_FIRST_ID - 1,),
         )
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The database connection, shared with the other record stores of the process."""
+        return self._db
 
     def close(self) -> None:
         """Close the database file."""
@@ -127,16 +144,26 @@ class ContactStore:
 
     def record_call(self, now: float, day: str) -> Usage:
         """Count one API call made at ``now`` (epoch seconds) on ``day`` (a UTC date)."""
+        return self.admit_call(now, day).usage
+
+    def admit_call(self, now: float, day: str, ten_second_limit: int | None = None,
+                   daily_limit: int | None = None) -> Admission:
+        """Count a call at ``now`` on ``day`` unless it would exceed a limit (then refuse it)."""
         with self.transaction():
             self._db.execute("DELETE FROM recent_calls WHERE at <= ?", (now - _WINDOW_SECONDS,))
+            window = int(self._db.execute("SELECT COUNT(*) FROM recent_calls").fetchone()[0])
+            row = self._db.execute("SELECT calls FROM daily_calls WHERE day = ?",
+                                   (day,)).fetchone()
+            today = int(row[0]) if row else 0
+            if daily_limit is not None and today >= daily_limit:
+                return Admission(Usage(today, window), "DAILY")
+            if ten_second_limit is not None and window >= ten_second_limit:
+                return Admission(Usage(today, window), "TEN_SECONDLY_ROLLING")
             self._db.execute("INSERT INTO recent_calls (at) VALUES (?)", (now,))
             self._db.execute(
                 "INSERT INTO daily_calls (day, calls) VALUES (?, 1) "
                 "ON CONFLICT(day) DO UPDATE SET calls = calls + 1", (day,))
-            window = self._db.execute("SELECT COUNT(*) FROM recent_calls").fetchone()[0]
-            today = self._db.execute(
-                "SELECT calls FROM daily_calls WHERE day = ?", (day,)).fetchone()[0]
-        return Usage(today=int(today), last_ten_seconds=int(window))
+        return Admission(Usage(today=today + 1, last_ten_seconds=window + 1))
 
 
 def _email_key(values: Mapping[str, str]) -> str | None:

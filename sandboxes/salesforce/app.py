@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
-from collections.abc import AsyncIterator, Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request, Response
@@ -16,56 +19,62 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from sandboxes.salesforce import describe
+from sandboxes.salesforce.admin_routes import add_admin_routes
+from sandboxes.salesforce.api_gate import error_response, install_api_gate
 from sandboxes.salesforce.auth import ApiUsage, OAuthError, Sessions
 from sandboxes.salesforce.data_routes import MAX_BODY_BYTES, add_data_routes
 from sandboxes.salesforce.errors import ApiError, not_found
+from sandboxes.salesforce.knobs import Knobs
+from sandboxes.salesforce.metadata import SObjectDef
+from sandboxes.salesforce.outbound_delivery import OutboundDelivery
+from sandboxes.salesforce.outbox import Outbox
 from sandboxes.salesforce.records import Records
+from sandboxes.salesforce.sales_routes import add_sales_routes
 from sandboxes.salesforce.seed import seed_users, users_from_owners_file
 from sandboxes.salesforce.settings import SalesforceSandboxSettings
+from sandboxes.salesforce.sobject_collections import add_collection_routes
 from sandboxes.salesforce.soql_ast import SoqlError
 from sandboxes.salesforce.store import Store
 
-_VERSIONS_PATHS = ("/services/data", "/services/data/")
-
 
 def create_app(settings: SalesforceSandboxSettings) -> FastAPI:
-    """The sandbox app over the sqlite state in ``settings.data_dir`` (seeding Users)."""
+    """The sandbox app over the sqlite state in ``settings.data_dir`` (seeding Users).
+
+    ``app.state.knobs`` holds the test/demo knobs (the listener reads the outage from it).
+    """
     store = Store(settings.database_path)
     seed_users(store, users_from_owners_file(settings.owners_file), datetime.now(UTC))
     sessions = Sessions(settings, store)
     usage = ApiUsage(store, settings.api_daily_limit)
+    knobs = Knobs(settings, usage)
+    outbox = Outbox(store, settings.outbound_sobjects)
+    delivery = OutboundDelivery(settings, store, outbox, knobs, sessions)
+
+    def notify(target: SObjectDef, record: dict[str, Any]) -> None:
+        """Workflow: queue an Outbound Message for the change, when one is configured."""
+        if knobs.outbound_message_url is not None and outbox.wants(target):
+            outbox.enqueue(target, record)
+            delivery.wake()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        store.close()
+        task = asyncio.create_task(delivery.run(), name="outbound-delivery")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            store.close()
 
     app = FastAPI(title="Salesforce sandbox", lifespan=lifespan, redirect_slashes=False,
                   docs_url=None, redoc_url=None, openapi_url=None)
-
-    @app.middleware("http")
-    async def api_gate(request: Request,
-                       call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        """Authenticate and meter every REST call; stamp each answer with the usage header."""
-        path = request.url.path
-        if not path.startswith("/services/data"):
-            return await call_next(request)
-        if path in _VERSIONS_PATHS:
-            response = await call_next(request)
-        else:
-            try:
-                sessions.user_for(request.headers.get("authorization"))
-                usage.count_call()
-            except ApiError as error:
-                response = _error_response(error)
-            else:
-                response = await call_next(request)
-        response.headers["Sforce-Limit-Info"] = usage.header()
-        return response
+    app.state.knobs = knobs
+    install_api_gate(app, sessions, usage, knobs)
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, error: ApiError) -> Response:
-        return _error_response(error)
+        return error_response(error)
 
     @app.exception_handler(SoqlError)
     async def soql_error(_: Request, error: SoqlError) -> Response:
@@ -80,7 +89,7 @@ def create_app(settings: SalesforceSandboxSettings) -> FastAPI:
                 "message": f"HTTP Method '{request.method}' not allowed. Allowed are {allowed}",
             }], 405)
         if error.status_code == 404:
-            return _error_response(not_found())
+            return error_response(not_found())
         return JSONResponse([{"errorCode": "UNKNOWN_EXCEPTION", "message": str(error.detail)}],
                             error.status_code)
 
@@ -108,7 +117,11 @@ def create_app(settings: SalesforceSandboxSettings) -> FastAPI:
     async def versions() -> list[dict[str, str]]:
         return describe.versions()
 
-    add_data_routes(app, Records(store), usage)
+    records = Records(store, on_save=notify)
+    add_data_routes(app, records, usage)
+    add_collection_routes(app, records)
+    add_admin_routes(app, settings, knobs, sessions, usage, outbox, delivery)
+    add_sales_routes(app, settings, records)
     return app
 
 
@@ -119,10 +132,6 @@ def _allowed_methods(app: FastAPI, request: Request) -> set[str]:
         if isinstance(route, APIRoute) and route.matches(request.scope)[0] == Match.PARTIAL:
             methods |= route.methods or set()
     return methods
-
-
-def _error_response(error: ApiError) -> Response:
-    return JSONResponse(error.body(), error.status)
 
 
 def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:

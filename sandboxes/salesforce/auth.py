@@ -58,8 +58,7 @@ class Sessions:
         if not hmac.compare_digest(client_secret.encode(), expected_secret.encode()):
             raise OAuthError("invalid_client", "invalid client credentials")
         issued_at = self._clock()
-        token = f"{self._settings.org_id[:15]}!{secrets.token_urlsafe(48)}"
-        self._store.add_token(_token_hash(token), INTEGRATION_USER_ID, issued_at)
+        token = self.new_token(INTEGRATION_USER_ID, issued_at)
         identity = (f"{self._settings.instance_url}/id/{self._settings.org_id}/"
                     f"{INTEGRATION_USER_ID}")
         issued_ms = str(int(issued_at * 1000))
@@ -75,6 +74,17 @@ class Sessions:
             "token_type": "Bearer",
             "issued_at": issued_ms,
         }
+
+    def new_token(self, user_id: str, issued_at: float | None = None) -> str:
+        """A new access token for ``user_id``, remembered by its hash."""
+        token = f"{self._settings.org_id[:15]}!{secrets.token_urlsafe(48)}"
+        self._store.add_token(_token_hash(token), user_id,
+                              self._clock() if issued_at is None else issued_at)
+        return token
+
+    def expire(self, token: str | None = None) -> int:
+        """End one session (by its token) or every session; how many ended."""
+        return self._store.delete_tokens(None if token is None else _token_hash(token))
 
     def user_for(self, authorization: str | None) -> str:
         """The user id behind an ``Authorization: Bearer`` header; INVALID_SESSION_ID if none."""
@@ -102,11 +112,19 @@ class ApiUsage:
     def _today(self) -> str:
         return datetime.fromtimestamp(self._clock(), UTC).strftime("%Y-%m-%d")
 
-    def count_call(self) -> None:
-        """Count one call, or refuse it with REQUEST_LIMIT_EXCEEDED once the limit is used."""
-        if self._store.api_calls(self._today()) >= self._limit:
+    def count_call(self, client: str | None = None) -> None:
+        """Count one call (also for ``client``, from Sforce-Call-Options), or refuse it with
+        REQUEST_LIMIT_EXCEEDED once the limit is used."""
+        day = self._today()
+        if self._store.api_calls(day) >= self._limit:
             raise ApiError(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
-        self._store.count_api_call(self._today())
+        self._store.count_api_call(day)
+        if client:
+            self._store.count_client_call(day, client)
+
+    def by_client(self) -> dict[str, int]:
+        """Today's calls by the client named in Sforce-Call-Options."""
+        return self._store.client_calls(self._today())
 
     def used(self) -> int:
         """Calls counted today."""
@@ -116,6 +134,10 @@ class ApiUsage:
     def limit(self) -> int:
         """The daily limit."""
         return self._limit
+
+    @limit.setter
+    def limit(self, value: int) -> None:
+        self._limit = value
 
     def header(self) -> str:
         """The ``Sforce-Limit-Info`` value, e.g. ``api-usage=18/15000``."""

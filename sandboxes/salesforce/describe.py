@@ -25,7 +25,8 @@ def versions() -> list[dict[str, str]]:
 def resources(version: str) -> dict[str, str]:
     """The resources available under ``/services/data/vXX.X/``."""
     base = f"/services/data/v{version}"
-    return {name: f"{base}/{name}" for name in ("limits", "query", "queryAll", "sobjects")}
+    return {name: f"{base}/{name}"
+            for name in ("composite", "limits", "query", "queryAll", "sobjects")}
 
 
 def _urls(target: SObjectDef, version: str) -> dict[str, str]:

@@ -49,3 +49,15 @@ def invalid_session() -> ApiError:
 def json_parser_error(detail: str) -> ApiError:
     """The answer for a body that is not the JSON object the resource expects."""
     return ApiError(400, "JSON_PARSER_ERROR", detail)
+
+
+def server_unavailable() -> ApiError:
+    """The answer while the org is down for maintenance or overloaded."""
+    return ApiError(503, "SERVER_UNAVAILABLE",
+                    "Server is temporarily unavailable, please try again later.")
+
+
+def unable_to_lock_row() -> ApiError:
+    """The answer when a record stayed locked by another transaction for too long."""
+    return ApiError(400, "UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record",
+                    [])

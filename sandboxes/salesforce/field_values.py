@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from sandboxes.salesforce import ids
 from sandboxes.salesforce.errors import ApiError, json_parser_error
-from sandboxes.salesforce.metadata import FieldDef, SObjectDef, sobject
+from sandboxes.salesforce.metadata import NUMBER_TYPES, FieldDef, SObjectDef, sobject
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_JSON_TYPE_NAMES = {"int": "int", "double": "double", "boolean": "boolean"}
+_JSON_TYPE_NAMES = {"int": "int", "double": "double", "currency": "double",
+                    "percent": "double", "boolean": "boolean"}
 
 
 def checked_values(target: SObjectDef, body: Mapping[str, Any],
@@ -68,11 +70,13 @@ def checked_value(target: SObjectDef, field: FieldDef, raw: Any) -> Any:
         return None
     if field.type == "boolean":
         return _boolean(field, raw)
-    if field.type in ("int", "double"):
+    if field.type in NUMBER_TYPES:
         return _number(field, raw)
     if isinstance(raw, bool) or not isinstance(raw, str | int | float):
         raise _cannot_deserialize("String", raw)
     text = str(raw)
+    if field.type == "date":
+        return _date(text)
     if field.type == "reference":
         return _reference(field, text)
     if field.length and len(text) > field.length:
@@ -118,6 +122,17 @@ def _number(field: FieldDef, raw: Any) -> int | float:
             raise _cannot_deserialize("int", raw)
         return int(value)
     return value
+
+
+def _date(text: str) -> str:
+    """A date as Salesforce reads it from JSON: ``YYYY-MM-DD``."""
+    try:
+        if len(text) == 10:
+            return date.fromisoformat(text).isoformat()
+    except ValueError:
+        pass
+    raise json_parser_error(f"Cannot deserialize value of type `java.util.Date` from String "
+                            f"\"{text}\": expected format \"yyyy-MM-dd\"")
 
 
 def _reference(field: FieldDef, text: str) -> str:

@@ -8,12 +8,14 @@ from typing import Literal
 
 FieldType = Literal[
     "id", "string", "email", "phone", "url", "picklist", "reference",
-    "boolean", "int", "double", "datetime",
+    "boolean", "int", "double", "currency", "percent", "date", "datetime",
 ]
 # Types whose values are strings in JSON and in SOQL literals.
 TEXT_TYPES: frozenset[FieldType] = frozenset(
     {"id", "string", "email", "phone", "url", "picklist", "reference"}
 )
+# Types whose values are JSON numbers and SOQL number literals.
+NUMBER_TYPES: frozenset[FieldType] = frozenset({"int", "double", "currency", "percent"})
 
 INTEGRATION_USER_ID = "005000000000009AAA"
 INTEGRATION_USER_NAME = ("Accord", "Integration")
@@ -128,8 +130,12 @@ LEAD = SObjectDef("Lead", "Lead", "Leads", "00Q", (
     _owner_field(),
     FieldDef("IsConverted", "Converted", "boolean", default=False,
              createable=False, updateable=False),
+    FieldDef("ConvertedAccountId", "Converted Account ID", "reference", 18,
+             reference_to="Account", createable=False, updateable=False),
     FieldDef("ConvertedContactId", "Converted Contact ID", "reference", 18,
              reference_to="Contact", createable=False, updateable=False),
+    FieldDef("ConvertedOpportunityId", "Converted Opportunity ID", "reference", 18,
+             reference_to="Opportunity", createable=False, updateable=False),
     *_accord_fields(),
     *_system_fields(),
 ))
@@ -165,7 +171,39 @@ USER = SObjectDef("User", "User", "Users", "005", (
     *_system_fields(),
 ), writable=False)
 
-SOBJECTS: tuple[SObjectDef, ...] = (ACCOUNT, CONTACT, LEAD, USER)
+# Stage, its default probability (%), and whether it is closed and won, as in a new org.
+OPPORTUNITY_STAGES: tuple[tuple[str, float, bool, bool], ...] = (
+    ("Prospecting", 10, False, False), ("Qualification", 10, False, False),
+    ("Needs Analysis", 20, False, False), ("Value Proposition", 50, False, False),
+    ("Id. Decision Makers", 60, False, False), ("Perception Analysis", 70, False, False),
+    ("Proposal/Price Quote", 75, False, False), ("Negotiation/Review", 90, False, False),
+    ("Closed Won", 100, True, True), ("Closed Lost", 0, True, False),
+)
+
+OPPORTUNITY = SObjectDef("Opportunity", "Opportunity", "Opportunities", "006", (
+    _id_field(),
+    FieldDef("Name", "Name", "string", 120, required=True),
+    FieldDef("AccountId", "Account ID", "reference", 18, reference_to="Account"),
+    FieldDef("ContactId", "Contact ID", "reference", 18, reference_to="Contact"),
+    FieldDef("Amount", "Amount", "currency"),
+    FieldDef("CloseDate", "Close Date", "date", required=True),
+    FieldDef("StageName", "Stage", "picklist", 255, required=True,
+             picklist=tuple(s[0] for s in OPPORTUNITY_STAGES), restricted_picklist=True),
+    FieldDef("Probability", "Probability (%)", "percent"),
+    FieldDef("IsClosed", "Closed", "boolean", default=False,
+             createable=False, updateable=False),
+    FieldDef("IsWon", "Won", "boolean", default=False, createable=False, updateable=False),
+    FieldDef("LeadSource", "Lead Source", "picklist", 255, picklist=(
+        "Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other")),
+    _owner_field(),
+    FieldDef("Accord_Opportunity_Key__c", "Accord Opportunity Key", "string", 255,
+             external_id=True, unique=True),
+    # Links the opportunity to the lead it came from; many opportunities may share it.
+    FieldDef("Accord_Lead_Key__c", "Accord Lead Key", "string", 255),
+    *_system_fields(),
+))
+
+SOBJECTS: tuple[SObjectDef, ...] = (ACCOUNT, CONTACT, LEAD, OPPORTUNITY, USER)
 _BY_LOWER = {s.name.lower(): s for s in SOBJECTS}
 _BY_PREFIX = {s.key_prefix: s for s in SOBJECTS}
 

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ErrorKind = Literal["unavailable", "unable_to_lock_row"]
+OutageMode = Literal["refuse", "unavailable"]
+
+
+def _every_error_kind() -> list[ErrorKind]:
+    return ["unavailable", "unable_to_lock_row"]
 
 
 class SalesforceSandboxSettings(BaseSettings):
@@ -22,7 +30,35 @@ class SalesforceSandboxSettings(BaseSettings):
     owners_file: Path = Path("sandboxes/owners.yaml")
     # Lifetime of an access token, counted from its issue.
     session_seconds: int = 7200
-    api_daily_limit: int = 15000
+    api_daily_limit: int = Field(15000, ge=0)
+    # Bearer token of the test/demo admin API under /__sandbox/ (health excepted).
+    admin_token: SecretStr = SecretStr("local-salesforce-admin-token")
+
+    # Faults, for tests and demos; each is also a knob (POST /__sandbox/knobs).
+    latency_ms: int = Field(0, ge=0)
+    # Share of REST calls answered with one of error_kinds (UNABLE_TO_LOCK_ROW on writes only).
+    error_rate: float = Field(0.0, ge=0.0, le=1.0)
+    error_kinds: list[ErrorKind] = Field(default_factory=_every_error_kind)
+    # An outage for this many seconds from start: "refuse" closes the port, "unavailable"
+    # answers every call 503.
+    outage_seconds: float = Field(0.0, ge=0.0)
+    outage_mode: OutageMode = "unavailable"
+    # Seed of the fault draws, for reproducible runs; None draws from the system.
+    fault_seed: int | None = None
+
+    # Outbound Messages: when a URL is set, every saved record of outbound_sobjects is posted
+    # to it as a SOAP notifications call, retried with doubling delays until acknowledged.
+    outbound_message_url: str | None = None
+    outbound_sobjects: list[str] = Field(default_factory=lambda: ["Lead", "Opportunity"])
+    # Send a live session id of the integration user (Salesforce's "Send Session ID").
+    outbound_send_session_id: bool = False
+    outbound_retry_initial_seconds: float = Field(30.0, gt=0)
+    outbound_retry_max_seconds: float = Field(7200.0, gt=0)
+    # Salesforce drops a message it could not deliver within 24 hours.
+    outbound_expiry_seconds: float = Field(86400.0, gt=0)
+    outbound_timeout_seconds: float = Field(10.0, gt=0)
+    # CA bundle for an HTTPS receiver with a private CA; None: the system CAs.
+    outbound_ca_bundle: Path | None = None
 
     @property
     def instance_url(self) -> str:

@@ -15,7 +15,13 @@ from datetime import datetime
 from typing import Any
 
 from sandboxes.salesforce import ids
-from sandboxes.salesforce.metadata import TEXT_TYPES, FieldDef, SObjectDef, sobject
+from sandboxes.salesforce.metadata import (
+    NUMBER_TYPES,
+    TEXT_TYPES,
+    FieldDef,
+    SObjectDef,
+    sobject,
+)
 from sandboxes.salesforce.soql_ast import (
     BoolOp,
     Comparison,
@@ -39,7 +45,8 @@ _OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "=": operator.eq, "!=": operator.ne, "<": operator.lt,
     ">": operator.gt, "<=": operator.le, ">=": operator.ge,
 }
-_SOQL_TYPE_NAMES = {"int": "integer", "double": "double", "boolean": "boolean",
+_SOQL_TYPE_NAMES = {"int": "integer", "double": "double", "currency": "currency",
+                    "percent": "percent", "boolean": "boolean", "date": "date",
                     "datetime": "dateTime"}
 _WSDL_HINT = "Please reference your WSDL or the describe call for the appropriate names."
 
@@ -212,7 +219,7 @@ def _literal(query: Query, field: FieldDef, lit: Lit) -> Any:
     if lit.kind == "null":
         return None
     expected_kind = ("string" if field.type in TEXT_TYPES else
-                     "number" if field.type in ("int", "double") else field.type)
+                     "number" if field.type in NUMBER_TYPES else field.type)
     if lit.kind != expected_kind:
         type_name = _SOQL_TYPE_NAMES.get(field.type, "string")
         quoted = "should" if field.type in TEXT_TYPES else "should not"
@@ -236,7 +243,7 @@ def _normalize(field: FieldDef, value: Value) -> Any:
         return str(value)[:15]
     if field.type in TEXT_TYPES:
         return str(value).casefold()
-    if field.type in ("int", "double"):
+    if field.type in NUMBER_TYPES:
         return float(value)  # type: ignore[arg-type]
     if field.type == "datetime" and isinstance(value, str):
         return datetime.strptime(value, SALESFORCE_DATETIME)

@@ -37,6 +37,13 @@ CREATE TABLE IF NOT EXISTS tokens (
     issued_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS api_usage (day TEXT PRIMARY KEY, calls INTEGER NOT NULL);
+-- Calls per client named in the Sforce-Call-Options header.
+CREATE TABLE IF NOT EXISTS api_usage_by_client (
+    day TEXT NOT NULL,
+    client TEXT NOT NULL,
+    calls INTEGER NOT NULL,
+    PRIMARY KEY (day, client)
+);
 """
 
 
@@ -80,6 +87,25 @@ class Store:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """Inside a transaction: undo only this block's writes if it raises."""
+        with self._lock:
+            self._db.execute("SAVEPOINT record")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK TO record")
+                self._db.execute("RELEASE record")
+                raise
+            self._db.execute("RELEASE record")
+
+    @contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        """The database, held alone: for modules that keep tables of their own in it."""
+        with self._lock:
+            yield self._db
 
     def next_id(self, key_prefix: str) -> str:
         """A new 18-character id for an object with ``key_prefix``."""
@@ -159,6 +185,14 @@ class Store:
                                    (token_hash,)).fetchone()
         return None if row is None else (str(row[0]), float(row[1]))
 
+    def delete_tokens(self, token_hash: str | None = None) -> int:
+        """Forget one issued token (by hash), or every one; how many were forgotten."""
+        with self._lock:
+            if token_hash is None:
+                return self._db.execute("DELETE FROM tokens").rowcount
+            return self._db.execute("DELETE FROM tokens WHERE token_hash = ?",
+                                    (token_hash,)).rowcount
+
     def api_calls(self, day: str) -> int:
         """How many API calls were counted on ``day`` (YYYY-MM-DD, UTC)."""
         with self._lock:
@@ -175,3 +209,18 @@ class Store:
                 (day,),
             ).fetchone()
             return int(row[0])
+
+    def count_client_call(self, day: str, client: str) -> None:
+        """Count one API call on ``day`` for the client named in Sforce-Call-Options."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO api_usage_by_client (day, client, calls) VALUES (?, ?, 1) "
+                "ON CONFLICT (day, client) DO UPDATE SET calls = calls + 1", (day, client))
+
+    def client_calls(self, day: str) -> dict[str, int]:
+        """Calls on ``day`` by client name."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT client, calls FROM api_usage_by_client WHERE day = ? ORDER BY client",
+                (day,)).fetchall()
+        return {str(row[0]): int(row[1]) for row in rows}

@@ -10,14 +10,17 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
 
 from tests.conftest import free_port
 from tests.integration.service_processes import ServiceProcess, start_service, wait_for_http
 
 CLIENT_ID = "accord-test-client"
 CLIENT_SECRET = "salesforce-test-secret"
+ADMIN_TOKEN = "salesforce-test-admin-token"
 
 
 @dataclass
@@ -28,6 +31,9 @@ class SalesforceSandbox:
     data_dir: Path
     client_id: str = CLIENT_ID
     client_secret: str = CLIENT_SECRET
+    admin_token: str = ADMIN_TOKEN
+    # Settings of every run of this sandbox (``start``'s env adds to them for one run).
+    base_env: Mapping[str, str] = field(default_factory=dict)
     log_path: Path = field(init=False)
     _process: ServiceProcess | None = field(default=None, init=False, repr=False)
 
@@ -61,6 +67,8 @@ class SalesforceSandbox:
             "SALESFORCE_SANDBOX_DATA_DIR": str(self.data_dir),
             "SALESFORCE_SANDBOX_CLIENT_ID": self.client_id,
             "SALESFORCE_SANDBOX_CLIENT_SECRET": self.client_secret,
+            "SALESFORCE_SANDBOX_ADMIN_TOKEN": self.admin_token,
+            **self.base_env,
             **(env or {}),
         }, self.log_path)
         try:
@@ -87,13 +95,37 @@ class SalesforceSandbox:
         self.stop()
         self.start(env)
 
+    def admin(self, method: str, path: str, json: Any = None,
+              token: str | None = None) -> requests.Response:
+        """Call the admin API, e.g. ``admin("POST", "/knobs", {"latency_ms": 200})``."""
+        session = requests.Session()
+        session.trust_env = False
+        return session.request(
+            method, f"{self.base_url}/__sandbox{path}", json=json, timeout=10,
+            verify=str(self.ca_path),
+            headers={"Authorization": f"Bearer {token or self.admin_token}"})
+
+    def knobs(self, **changes: Any) -> dict[str, Any]:
+        """Set knobs (``POST /__sandbox/knobs``) and return them all."""
+        answer = self.admin("POST", "/knobs", changes)
+        assert answer.status_code == 200, answer.text
+        knobs: dict[str, Any] = answer.json()
+        return knobs
+
+
+def running_sandbox(tmp_path_factory: pytest.TempPathFactory,
+                    env: Mapping[str, str] | None = None) -> SalesforceSandbox:
+    """A sandbox started on a free port with ``env`` for every run; stop it yourself."""
+    sandbox = SalesforceSandbox(port=free_port(), base_env=dict(env or {}),
+                                data_dir=tmp_path_factory.mktemp("salesforce") / "data")
+    sandbox.start()
+    return sandbox
+
 
 @pytest.fixture(scope="module")
 def salesforce_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SalesforceSandbox]:
     """A Salesforce sandbox process shared by the tests of one module, stopped at its end."""
-    sandbox = SalesforceSandbox(port=free_port(),
-                                data_dir=tmp_path_factory.mktemp("salesforce") / "data")
-    sandbox.start()
+    sandbox = running_sandbox(tmp_path_factory)
     try:
         yield sandbox
     finally:

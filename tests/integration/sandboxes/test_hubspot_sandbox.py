@@ -232,11 +232,11 @@ def test_given_fresh_portal_when_api_called_then_rate_limit_headers_count_calls(
     finally:
         sandbox.stop()
 
-    assert first["X-HubSpot-RateLimit-Daily"] == "250000"
+    assert first["X-HubSpot-RateLimit-Daily"] == "625000"
     assert first["X-HubSpot-RateLimit-Interval-Milliseconds"] == "10000"
     assert first["X-HubSpot-RateLimit-Max"] == "190"
     assert (first["X-HubSpot-RateLimit-Daily-Remaining"],
-            second["X-HubSpot-RateLimit-Daily-Remaining"]) == ("249999", "249998")
+            second["X-HubSpot-RateLimit-Daily-Remaining"]) == ("624999", "624998")
     assert (first["X-HubSpot-RateLimit-Remaining"],
             second["X-HubSpot-RateLimit-Remaining"]) == ("189", "188")
 

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import time
-import uuid
 from typing import TYPE_CHECKING
 
 import pytest
-import requests
-from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import (
     SalesforceExpiredSession,
     SalesforceMalformedRequest,
@@ -16,45 +13,20 @@ from simple_salesforce.exceptions import (
     SalesforceResourceNotFound,
 )
 
+from tests.integration.sandboxes.salesforce_client import (
+    JAMES,
+    MARIA,
+    connect,
+    lead,
+    new_key,
+    request_token,
+    sandbox_session,
+)
+
 if TYPE_CHECKING:
     from tests.integration.sandboxes.conftest import SalesforceSandbox
 
 pytestmark = pytest.mark.integration
-
-MARIA = "005000000000001AAA"
-JAMES = "005000000000002AAA"
-
-
-def sandbox_session(sandbox: SalesforceSandbox) -> requests.Session:
-    """A session that trusts only the sandbox CA (REQUESTS_CA_BUNDLE would override verify)."""
-    session = requests.Session()
-    session.trust_env = False
-    session.verify = str(sandbox.ca_path)
-    return session
-
-
-def request_token(sandbox: SalesforceSandbox, session: requests.Session,
-                  **overrides: str) -> requests.Response:
-    form = {"grant_type": "client_credentials", "client_id": sandbox.client_id,
-            "client_secret": sandbox.client_secret, **overrides}
-    return session.post(sandbox.token_url, data=form, timeout=10)
-
-
-def connect(sandbox: SalesforceSandbox, session_id: str | None = None) -> Salesforce:
-    session = sandbox_session(sandbox)
-    if session_id is None:
-        session_id = request_token(sandbox, session).json()["access_token"]
-    return Salesforce(instance_url=sandbox.base_url, session_id=session_id, session=session,
-                      version="62.0")
-
-
-def new_key() -> str:
-    return f"lead-{uuid.uuid4().hex[:10]}@example.com"
-
-
-def lead(**fields: object) -> dict[str, object]:
-    return {"FirstName": "Ann", "LastName": "Lee", "Company": "Acme", "OwnerId": MARIA,
-            "Status": "Marketing Qualified", **fields}
 
 
 def test_given_configured_client_when_token_requested_then_bearer_token_for_instance(

@@ -11,6 +11,8 @@ from sandboxes.hubspot.settings import HubSpotSandboxSettings
 
 TOKEN = "pat-unit-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+ADMIN_TOKEN = "unit-admin-token"
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 @pytest.fixture
@@ -21,7 +23,7 @@ async def client(tmp_path):
         "  - email: maria@accord.example\n    first_name: Maria\n    last_name: Garcia\n"
         "    hubspot_owner_id: '41000001'\n")
     settings = HubSpotSandboxSettings(data_dir=tmp_path / "data", owners_file=owners,
-                                      access_token=TOKEN)
+                                      access_token=TOKEN, admin_token=ADMIN_TOKEN)
     transport = httpx.ASGITransport(app=create_app(settings))
     async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as test_client:
         yield test_client
@@ -34,7 +36,7 @@ async def test_given_no_token_when_crm_called_then_401_without_counting(client):
     assert response.json()["category"] == "INVALID_AUTHENTICATION"
     assert "X-HubSpot-RateLimit-Daily" not in response.headers
     counted = await client.get("/crm/v3/objects/contacts", headers=AUTH)
-    assert counted.headers["X-HubSpot-RateLimit-Daily-Remaining"] == "249999"
+    assert counted.headers["X-HubSpot-RateLimit-Daily-Remaining"] == "624999"
 
 
 async def test_given_health_check_when_called_without_token_then_ok(client):
@@ -104,3 +106,72 @@ async def test_given_unknown_object_type_when_properties_listed_then_400(client)
     assert response.status_code == 400
     one = await client.get("/crm/v3/properties/0-1/email", headers=AUTH)
     assert one.json()["name"] == "email"
+
+
+async def test_given_tight_limit_knob_when_exceeded_then_429_body_and_zero_remaining(client):
+    knobs = await client.post("/__sandbox/knobs", json={"ten_second_limit": 1},
+                              headers=ADMIN)
+    assert knobs.json()["ten_second_limit"] == 1
+
+    await client.get("/crm/v3/objects/contacts", headers=AUTH)
+    refused = await client.get("/crm/v3/objects/contacts", headers=AUTH)
+
+    assert refused.status_code == 429
+    assert refused.json()["policyName"] == "TEN_SECONDLY_ROLLING"
+    assert refused.headers["X-HubSpot-RateLimit-Remaining"] == "0"
+
+
+async def test_given_outage_knob_when_called_then_503_for_crm_but_admin_still_answers(client):
+    await client.post("/__sandbox/knobs", json={"outage_seconds": 60}, headers=ADMIN)
+
+    crm = await client.get("/crm/v3/objects/contacts", headers=AUTH)
+    unauthenticated = await client.get("/crm/v3/objects/contacts")
+    admin = await client.get("/__sandbox/knobs", headers=ADMIN)
+
+    assert (crm.status_code, unauthenticated.status_code) == (503, 503)
+    assert crm.json()["status"] == "error"
+    assert admin.json()["outage_seconds_left"] > 59
+    await client.delete("/__sandbox/knobs", headers=ADMIN)
+    assert (await client.get("/crm/v3/objects/contacts", headers=AUTH)).status_code == 200
+
+
+async def test_given_invalid_knob_value_when_posted_then_400(client):
+    response = await client.post("/__sandbox/knobs", json={"error_rate": 2}, headers=ADMIN)
+
+    assert (response.status_code, response.json()["category"]) == (400, "VALIDATION_ERROR")
+
+
+async def test_given_rep_edit_when_values_invalid_then_400_like_the_api(client):
+    created = await client.post("/crm/v3/objects/contacts", headers=AUTH,
+                                json={"properties": {"email": "rep@example.com"}})
+
+    edit = await client.post(f"/__sandbox/rep/contacts/{created.json()['id']}",
+                             json={"properties": {"lifecyclestage": "bogus"}}, headers=ADMIN)
+    good = await client.post("/__sandbox/rep/contacts/rep@example.com?idProperty=email",
+                             json={"properties": {"lifecyclestage": "lead"}}, headers=ADMIN)
+
+    assert edit.status_code == 400
+    assert good.json()["properties"]["lifecyclestage"] == "lead"
+
+
+async def test_given_unknown_owner_when_rep_edits_then_400(client):
+    response = await client.post("/__sandbox/rep/deals",
+                                 json={"properties": {"dealname": "x"}, "owner_id": "1"},
+                                 headers=ADMIN)
+
+    assert response.status_code == 400
+
+
+async def test_given_deal_properties_when_one_read_then_unique_key_marked(client):
+    response = await client.get("/crm/v3/properties/deals/accord_deal_key", headers=AUTH)
+
+    assert response.json()["hasUniqueValue"] is True
+
+
+async def test_given_no_admin_token_when_admin_api_called_then_401_but_health_open(client):
+    knobs = await client.get("/__sandbox/knobs")
+    with_api_token = await client.get("/__sandbox/webhooks", headers=AUTH)
+
+    assert (knobs.status_code, knobs.json()["category"]) == (401, "INVALID_ADMIN_TOKEN")
+    assert with_api_token.status_code == 401
+    assert (await client.get("/__sandbox/health")).status_code == 200

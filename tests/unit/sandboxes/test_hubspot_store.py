@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sandboxes.hubspot.rate_limits import usage_headers, utc_day
-from sandboxes.hubspot.store import ContactStore, Usage
+from sandboxes.hubspot.store import Admission, ContactStore, Usage
 
 
 @pytest.fixture
@@ -85,3 +85,26 @@ def test_given_usage_when_rendered_then_hubspot_headers_never_negative():
         "X-HubSpot-RateLimit-Remaining": "0",
     }
     assert utc_day(0) == "1970-01-01"
+
+
+def test_given_window_full_when_call_admitted_then_refused_uncounted_until_window_moves(db_path):
+    store = ContactStore(db_path)
+    for at in (100.0, 101.0):
+        assert store.admit_call(at, "2026-01-01", ten_second_limit=2).refused_by is None
+
+    refused = store.admit_call(105.0, "2026-01-01", ten_second_limit=2)
+    later = store.admit_call(110.5, "2026-01-01", ten_second_limit=2)
+
+    assert refused == Admission(Usage(today=2, last_ten_seconds=2), "TEN_SECONDLY_ROLLING")
+    assert later == Admission(Usage(today=3, last_ten_seconds=2))  # 100 left the window
+
+
+def test_given_daily_cap_reached_when_call_admitted_then_refused_as_daily(db_path):
+    store = ContactStore(db_path)
+    store.admit_call(100.0, "2026-01-01", daily_limit=1)
+
+    refused = store.admit_call(200.0, "2026-01-01", ten_second_limit=1, daily_limit=1)
+    next_day = store.admit_call(300.0, "2026-01-02", daily_limit=1)
+
+    assert refused.refused_by == "DAILY"
+    assert next_day.refused_by is None

@@ -118,10 +118,10 @@ def test_given_malformed_query_when_parsed_then_malformed_query(soql: str) -> No
 # --- checking names and types ----------------------------------------------------------
 
 def test_given_unknown_object_when_bound_then_invalid_type() -> None:
-    error = error_of("SELECT Id FROM Opportunity")
+    error = error_of("SELECT Id FROM Campaign")
 
     assert error.error_code == "INVALID_TYPE"
-    assert "sObject type 'Opportunity' is not supported" in error.message
+    assert "sObject type 'Campaign' is not supported" in error.message
 
 
 def test_given_unknown_field_when_bound_then_invalid_field_with_position() -> None:
