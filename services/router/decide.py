@@ -17,7 +17,7 @@ from services.contracts.events import (
 )
 from services.router.account_matching import AccountMatch
 from services.router.golden_record import GoldenRecord, lead_fields, lead_view
-from services.router.rules.conditions import Bindings, first_holding, which_hold
+from services.router.rules.cel_conditions import Bindings, first_holding, which_hold
 from services.router.rules.model import EngagementScoring, Route, RuleSet
 
 _DECISION_NAMESPACE = uuid.UUID("6f7c2a8e-5d1b-4b7e-9a3c-2e1f0d9c8b7a")

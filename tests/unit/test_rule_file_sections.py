@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.router.rules.conditions import compared_names
+from services.router.rules.cel_conditions import compared_names
 from services.router.rules.examples import Difference, run_examples
 from services.router.rules.loader import RuleFileError, parse_rules
 

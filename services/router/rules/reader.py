@@ -8,8 +8,12 @@ from typing import cast
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from services.router.rules.cel_conditions import Condition, ConditionError
-from services.router.rules.conditions import compared_names, compile_condition
+from services.router.rules.cel_conditions import (
+    Condition,
+    ConditionError,
+    compared_names,
+    compile_condition,
+)
 
 # What a name of each variable is called in a problem ("no class `hot` in this file").
 _NAME_OF = {"classification": "class", "account": "account"}
