@@ -14,3 +14,13 @@ class RejectedByCrmError(RuntimeError):
         super().__init__(f"{crm} rejected the record: {code}: {message}")
         self.crm = crm
         self.code = code
+
+
+class CrmLimitReached(TransientCrmError):
+    """We are at the share of the API allowance we may use (or the CRM said so): park the
+    work and resume after ``resume_after_seconds`` — nothing is lost, nothing dead-lettered."""
+
+    def __init__(self, crm: str, message: str, resume_after_seconds: float) -> None:
+        super().__init__(f"{crm}: {message}; resuming in {resume_after_seconds:.0f} s")
+        self.crm = crm
+        self.resume_after_seconds = resume_after_seconds
