@@ -74,4 +74,15 @@ def an_example_of(event_type: str) -> Any:
         return ev.RevenueRecorded(
             lead_key="eve@buyer.example", email="eve@buyer.example", amount=Decimal("48000.00"),
             currency="EUR", occurred_at=now, reference="INV-1", system="billing")
+    if event_type == ev.LEAD_SLA_BREACHED:
+        from datetime import timedelta
+
+        routed = an_example_of(ev.LEAD_ROUTED)
+        facts = ev.SlaBreachFacts(
+            policy="hot_mql", owner="amara.okafor@accord.example", started_at=now,
+            due_at=now + timedelta(hours=1), breached_at=now + timedelta(hours=1, minutes=1),
+            escalations_before=0, escalated_to="diego.ramos@accord.example",
+            explanation="SLA hot_mql: amara.okafor@accord.example did not touch the lead "
+                        "within 1:00:00 of working time; escalated to diego.ramos@accord.example")
+        return ev.LeadSlaBreached(**dict(routed), sla=facts)
     raise KeyError(event_type)

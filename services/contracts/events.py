@@ -22,6 +22,7 @@ LEAD_ROUTED = "dev.accord.lead.routed"
 LEAD_SCORED = "dev.accord.lead.scored"
 LEAD_QUALIFIED = "dev.accord.lead.qualified"
 LEAD_RECYCLED = "dev.accord.lead.recycled"
+LEAD_SLA_BREACHED = "dev.accord.lead.sla_breached"
 HUBSPOT_CHANGE_RECEIVED = "dev.accord.hubspot.change_received"
 SALESFORCE_CHANGE_RECEIVED = "dev.accord.salesforce.change_received"
 ENGAGEMENT_RECORDED = "dev.accord.engagement.recorded"
@@ -81,6 +82,11 @@ class OwnerAssignment(_Contract):
     kind: Literal["user", "queue"]
     email: Email
     route: str = Field(description="Name of the routing entry that matched")
+    pool: str | None = Field(
+        default=None, description="The round-robin pool the owner was picked from, if any")
+    explanation: str | None = Field(
+        default=None, description="How the owner was picked (pool rotation, who was skipped "
+                                  "and why, SLA escalation); null for a fixed owner")
 
 
 class MatchedAccount(_Contract):
@@ -135,6 +141,27 @@ class LeadRecycled(_Decided):
     """``dev.accord.lead.recycled`` v1: a recycle rule moved the lead back to ``recycled``."""
 
     recycle_rule: str = Field(description="Name of the recycle rule that moved the lead")
+
+
+class SlaBreachFacts(_Contract):
+    """Which first-touch SLA lapsed, for whom, and where the lead went."""
+
+    policy: str = Field(description="Name of the SLA in the rule file's `slas`")
+    owner: Email = Field(description="The owner who did not touch the lead in time")
+    started_at: datetime
+    due_at: datetime
+    breached_at: datetime
+    escalations_before: int = Field(ge=0, description="Escalations of this lead before this one")
+    escalated_to: Email | None = Field(
+        default=None, description="Who gets the lead now; null when it stays with the owner")
+    explanation: str
+
+
+class LeadSlaBreached(_Decided):
+    """``dev.accord.lead.sla_breached`` v1: an owner did not touch the lead by the SLA's due
+    time. The decision fields describe the lead after the escalation (its new owner)."""
+
+    sla: SlaBreachFacts
 
 
 class HubSpotChangeReceived(_Contract):
@@ -220,6 +247,7 @@ CONTRACTS: dict[str, tuple[type[BaseModel], int]] = {
     LEAD_SCORED: (LeadScored, 1),
     LEAD_QUALIFIED: (LeadQualified, 1),
     LEAD_RECYCLED: (LeadRecycled, 1),
+    LEAD_SLA_BREACHED: (LeadSlaBreached, 1),
     HUBSPOT_CHANGE_RECEIVED: (HubSpotChangeReceived, 1),
     SALESFORCE_CHANGE_RECEIVED: (SalesforceChangeReceived, 1),
     ENGAGEMENT_RECORDED: (EngagementRecorded, 1),
@@ -229,6 +257,9 @@ CONTRACTS: dict[str, tuple[type[BaseModel], int]] = {
 
 def dataschema_uri(event_type: str) -> str:
     """The CloudEvents ``dataschema`` of a type: names the schema file and its version."""
-    _, version = CONTRACTS[event_type]
     short = event_type.removeprefix("dev.accord.")
+    if event_type not in CONTRACTS:
+        # The router's messages to itself (e.g. pool picks) are not published contracts.
+        return f"urn:accord:internal:{short}"
+    _, version = CONTRACTS[event_type]
     return f"urn:accord:schema:{short}:v{version}"

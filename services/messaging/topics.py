@@ -19,6 +19,8 @@ LEAD_DECISIONS = "accord.lead-decisions"
 CRM_CHANGES = "accord.crm-changes"
 # The router's own copy of CRM changes, re-keyed by lead key (co-partitioned with lead events).
 CRM_CHANGES_BY_LEAD = "accord.router.crm-changes-by-lead"
+# Requests for a pick from a round-robin pool, keyed by pool name: one writer per pool.
+POOL_REQUESTS = "accord.router.pool-requests"
 SYNC_DEAD_LETTERS = "accord.sync.dead-letters"
 ROUTER_DEAD_LETTERS = "accord.router.dead-letters"
 # Published rule sets: one key, compacted, so the latest version is always there to read.
@@ -54,6 +56,8 @@ def accord_topics(settings: KafkaSettings) -> list[TopicSpec]:
         TopicSpec(settings.topic(CRM_CHANGES), 6,
                   {"cleanup.policy": "delete", "retention.ms": _WEEK_MS}),
         TopicSpec(settings.topic(CRM_CHANGES_BY_LEAD), 6,
+                  {"cleanup.policy": "delete", "retention.ms": _WEEK_MS}),
+        TopicSpec(settings.topic(POOL_REQUESTS), 6,
                   {"cleanup.policy": "delete", "retention.ms": _WEEK_MS}),
         TopicSpec(settings.topic(LEAD_DECISIONS), 6,
                   {"cleanup.policy": "delete", "retention.ms": _WEEK_MS}),

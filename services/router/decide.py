@@ -42,6 +42,8 @@ class Decision:
 
     routed: LeadRouted
     recycle_held: tuple[str, ...] = ()
+    # The pool that must pick the owner; until it does, the pool's fallback holds the lead.
+    awaiting_pool: str | None = None
 
 
 @dataclass(frozen=True)
@@ -120,14 +122,27 @@ def _first_route(rules: RuleSet, bindings: Bindings, has_owner: bool,
     return rules.routes[-1]
 
 
-def _owner(route: Route, current: OwnerAssignment | None,
-           match: AccountMatch | None) -> OwnerAssignment:
+def _owner(rules: RuleSet, route: Route, current: OwnerAssignment | None,
+           match: AccountMatch | None) -> tuple[OwnerAssignment, str | None]:
+    """The owner and, for a pool route that needs a pick, the pool's name."""
     if route.assign.kind == "keep" and current is not None:
-        return OwnerAssignment(kind=current.kind, email=current.email, route=route.name)
+        return current.model_copy(update={"route": route.name}), None
     if route.assign.kind == "account_owner" and match is not None:
-        return OwnerAssignment(kind="user", email=match.account.owner, route=route.name)
+        return OwnerAssignment(kind="user", email=match.account.owner, route=route.name), None
+    if route.assign.kind == "pool":
+        pool = rules.pool(route.assign.email)
+        assert pool is not None, "the loader checks that routed pools exist"
+        members = {m.email for m in pool.members}
+        if current is not None and current.kind == "user" and current.email in members:
+            # Re-routing an owned lead to its owner's own pool keeps the owner (no new pick,
+            # no capacity used), as LeanData's round robin does with "keep existing owner".
+            return OwnerAssignment(kind="user", email=current.email, route=route.name,
+                                   pool=pool.name, explanation=f"kept: {current.email} "
+                                   f"already owns the lead and is in pool {pool.name}"), None
+        return OwnerAssignment(kind="queue", email=pool.fallback, route=route.name,
+                               pool=pool.name), pool.name
     kind: Literal["user", "queue"] = "queue" if route.assign.kind == "queue" else "user"
-    return OwnerAssignment(kind=kind, email=route.assign.email, route=route.name)
+    return OwnerAssignment(kind=kind, email=route.assign.email, route=route.name), None
 
 
 def _matched_account(match: AccountMatch | None) -> MatchedAccount | None:
@@ -166,6 +181,7 @@ def evaluate(rules: RuleSet, record: GoldenRecord, caused_by: str, now: datetime
                                          classification or ""),
                          has_owner=current is not None, has_account=match is not None)
     matched.append(f"routing.{route.name}")
+    assignment, awaiting_pool = _owner(rules, route, current, match)
     routed = LeadRouted(
         decision_id=decision_id(caused_by, rules.version),
         lead_key=record.lead_key,
@@ -175,7 +191,7 @@ def evaluate(rules: RuleSet, record: GoldenRecord, caused_by: str, now: datetime
         score=score,
         score_breakdown=breakdown,
         stage=staged.stage,
-        owner=_owner(route, current, match),
+        owner=assignment,
         matched_rules=matched,
         lead=lead_fields(record),
         classification=classification,
@@ -183,7 +199,7 @@ def evaluate(rules: RuleSet, record: GoldenRecord, caused_by: str, now: datetime
         previous_stage=record.stage,
         previous_score=record.last_decision.score if record.last_decision else None,
     )
-    return Decision(routed, staged.recycle_held)
+    return Decision(routed, staged.recycle_held, awaiting_pool)
 
 
 def decide(rules: RuleSet, record: GoldenRecord, caused_by: str, now: datetime) -> LeadRouted:

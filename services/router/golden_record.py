@@ -72,6 +72,8 @@ class GoldenRecord(BaseModel):
     last_decision: LeadRouted | None = None
     # Recycle rules whose conditions held at the last decision: one acts when it starts to.
     recycle_held: tuple[str, ...] = ()
+    # The pool asked to pick this lead's owner for ``last_decision`` (None: nothing pending).
+    awaiting_pool: str | None = None
 
     def has_seen(self, event_id: str) -> bool:
         """True when this event was already applied (a redelivery)."""

@@ -88,8 +88,12 @@ def _redelivered(record: GoldenRecord, event_id: str) -> Outcome:
 
 
 def _decided(record: GoldenRecord, decision: Decision) -> Outcome:
-    return Outcome(record_decision(record, decision.routed, decision.recycle_held),
-                   decision.routed, announcements=announcements(decision.routed))
+    """The record remembers the decision; with a pool route it also remembers that the
+    pool has yet to pick (``awaiting_pool``): the pool's partition publishes it then."""
+    decided = record_decision(record, decision.routed, decision.recycle_held)
+    if decided.awaiting_pool != decision.awaiting_pool:
+        decided = decided.model_copy(update={"awaiting_pool": decision.awaiting_pool})
+    return Outcome(decided, decision.routed, announcements=announcements(decision.routed))
 
 
 def _handle_crm_change(rules: RuleSet, record: GoldenRecord | None, envelope: Envelope,

@@ -20,22 +20,35 @@ from services.messaging.dead_letters import dead_letter_headers
 from services.router.crm_changes import linked_lead_key
 from services.router.golden_record import GoldenRecord
 from services.router.handle_event import (
+    Outcome,
     UnlinkedChangeError,
     UnsupportedEventError,
     handle_event,
 )
+from services.router.handoff import (
+    ROUTER_SOURCE,
+    apply_pick,
+    clock_after,
+    clock_bytes,
+    load_clock,
+    pick_request,
+    sla_key,
+    touched,
+)
+from services.router.handoff_messages import POOL_PICK_MADE
 from services.router.rules.cel_conditions import ConditionError
 from services.router.rules.model import RuleSet
+from services.router.sla import SlaClock
 
 log = structlog.get_logger(__name__)
-SOURCE = "/accord/router"
+SOURCE = ROUTER_SOURCE
 RECORD_PREFIX = "lead:"
 LINK_PREFIX = "link:"
 
 Headers = Sequence[tuple[str, bytes]]
 
 # Reasons an event cannot be processed that are the event's fault: dead-letter, move on.
-_POISON = (EnvelopeError, ValidationError, ConditionError, UnsupportedEventError,
+POISON = (EnvelopeError, ValidationError, ConditionError, UnsupportedEventError,
            UnlinkedChangeError, UnicodeDecodeError)
 
 
@@ -55,7 +68,7 @@ class Incoming:
 class Outgoing:
     """A record to publish: to a topic ``kind`` the worker maps to a real topic name."""
 
-    kind: str  # "decisions" | "dead_letters" | "crm_changes_by_lead"
+    kind: str  # "decisions" | "dead_letters" | "crm_changes_by_lead" | "pool_requests"
     key: bytes
     value: bytes
     headers: list[tuple[str, bytes]]
@@ -85,33 +98,66 @@ def process_record(rules: RuleSet, lookup: Callable[[str], bytes | None], incomi
         if not incoming.key:
             raise EnvelopeError("the record has no key; Accord keys events by lead key")
         envelope = decode(incoming.key, incoming.value or b"", list(incoming.headers))
-        stored = lookup(record_key(incoming.key.decode()))
+        lead_key = incoming.key.decode()
+        stored = lookup(record_key(lead_key))
         record = GoldenRecord.model_validate_json(stored) if stored else None
+        clock = load_clock(lookup, lead_key)
+        if envelope.type == POOL_PICK_MADE:
+            if record is None or record.has_seen(envelope.id):
+                return
+            taken, new_clock = apply_pick(rules, record, clock, envelope, now)
+            result.changes[record_key(lead_key)] = taken.model_dump_json().encode()
+            if new_clock is not None:
+                result.changes[sla_key(lead_key)] = clock_bytes(new_clock)
+            return
         outcome = handle_event(rules, record, envelope, now, own_user_ids)
-    except _POISON as exc:
-        _dead_letter(incoming, str(exc), result)
+    except POISON as exc:
+        dead_letter(incoming, str(exc), result)
         return
     except Exception as exc:  # a bug in one event must not block the partition either
         log.exception("router.unexpected_error", topic=incoming.topic,
                       partition=incoming.partition, offset=incoming.offset)
-        _dead_letter(incoming, f"unexpected error: {type(exc).__name__}: {exc}", result)
+        dead_letter(incoming, f"unexpected error: {type(exc).__name__}: {exc}", result)
         return
-    lead_key = outcome.record.lead_key
+    _store_and_publish(rules, record, clock, outcome, now, result)
+
+
+def _store_and_publish(rules: RuleSet, before: GoldenRecord | None, clock: SlaClock | None,
+                       outcome: Outcome, now: datetime, result: StepResult) -> None:
+    record = outcome.record
+    lead_key = record.lead_key
     if not outcome.duplicate:
-        result.changes[record_key(lead_key)] = outcome.record.model_dump_json().encode()
-    if outcome.decision is not None:
-        out = encode(LEAD_ROUTED, SOURCE, lead_key, outcome.decision,
-                     event_id=outcome.decision.decision_id)
-        result.outputs.append(Outgoing("decisions", out.key, out.value, list(out.headers)))
-        result.decided += 1
+        result.changes[record_key(lead_key)] = record.model_dump_json().encode()
+    status = record.salesforce_status
+    if not outcome.duplicate and before is not None and status != before.salesforce_status:
+        touch = touched(rules, clock, status, now)
+        clock = touch or clock
+        if touch is not None:
+            result.changes[sla_key(lead_key)] = clock_bytes(touch)
+    if outcome.decision is None:
+        return
+    result.decided += 1
+    if record.awaiting_pool is not None:
+        # The pool's partition publishes the decision once it has picked the owner.
+        asked = pick_request(outcome.decision, record.awaiting_pool)
+        result.outputs.append(Outgoing("pool_requests", asked.key, asked.value,
+                                       list(asked.headers)))
+        return
+    out = encode(LEAD_ROUTED, SOURCE, lead_key, outcome.decision,
+                 event_id=outcome.decision.decision_id)
+    result.outputs.append(Outgoing("decisions", out.key, out.value, list(out.headers)))
     # Same topic and key as the decision: a consumer sees them in order, after it.
     for announced in outcome.announcements:
         out = encode(announced.type, SOURCE, lead_key, announced.data,
                      event_id=announced.event_id)
         result.outputs.append(Outgoing("decisions", out.key, out.value, list(out.headers)))
+    if not outcome.duplicate:
+        started = clock_after(rules, clock, outcome.decision, now)
+        if started is not None:
+            result.changes[sla_key(lead_key)] = clock_bytes(started)
 
 
-def _dead_letter(incoming: Incoming, reason: str, result: StepResult) -> None:
+def dead_letter(incoming: Incoming, reason: str, result: StepResult) -> None:
     log.warning("router.dead_lettered", reason=reason[:500], topic=incoming.topic,
                 partition=incoming.partition, offset=incoming.offset)
     headers = dead_letter_headers(list(incoming.headers), topic=incoming.topic,
@@ -137,14 +183,14 @@ def link_crm_change(lookup: Callable[[str], bytes | None], incoming: Incoming,
         envelope = decode(incoming.key, incoming.value or b"", list(incoming.headers))
         crm_object = incoming.key.decode()
         named = linked_lead_key(envelope)
-    except _POISON as exc:
-        _dead_letter(incoming, str(exc), result)
+    except POISON as exc:
+        dead_letter(incoming, str(exc), result)
         return
     link = LINK_PREFIX + crm_object
     known = lookup(link)
     lead_key = named or (known.decode() if known else None)
     if lead_key is None:
-        _dead_letter(incoming, f"{envelope.type} of {crm_object} names no lead (no email or "
+        dead_letter(incoming, f"{envelope.type} of {crm_object} names no lead (no email or "
                      "lead key in it) and no earlier change linked that object to a lead",
                      result)
         return

@@ -26,4 +26,6 @@ class RouterSettings(BaseSettings):
     session_timeout_seconds: float = 10.0
     # Salesforce users Accord writes as: their changes are echoes and trigger no decision.
     salesforce_integration_user_ids: list[str] = Field(default_factory=list)
+    # How often the worker looks for SLA clocks past their due time.
+    sla_tick_seconds: float = 1.0
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)

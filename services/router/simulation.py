@@ -24,6 +24,8 @@ from services.router.handle_event import (
     UnsupportedEventError,
     handle_event,
 )
+from services.router.handoff_messages import routing_request_id
+from services.router.pools import PoolLedger, assign
 from services.router.rules.cel_conditions import ConditionError
 from services.router.rules.model import RuleSet
 
@@ -81,6 +83,9 @@ class SimulationReport:
     routes: tuple[Row, ...]
     stages: tuple[Row, ...]
     changed: tuple[LeadChange, ...]
+    # Leads per pool member ("pool / member"), and first-touch clocks started per SLA.
+    pool_members: tuple[Row, ...] = ()
+    sla_load: tuple[Row, ...] = ()
 
     @property
     def mean_score_delta(self) -> float:
@@ -101,6 +106,12 @@ class Replay:
     invalid: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     last_time: datetime = _EPOCH
+    # Each rule set's pools keep their own rotation, as the router's pool partitions do.
+    ledgers: tuple[dict[str, PoolLedger], dict[str, PoolLedger]] = field(
+        default_factory=lambda: ({}, {}))
+    # Per rule set: SLA name -> clocks started (a lead handed to a new owner by its route).
+    sla_starts: tuple[Counter[str], Counter[str]] = field(
+        default_factory=lambda: (Counter(), Counter()))
 
     def feed(self, envelope: Envelope, key: str | None = None) -> None:
         """Apply one event under both rule sets; ``key`` is the Kafka key (the lead key).
@@ -126,8 +137,38 @@ class Replay:
             return
         self.replayed += 1
         self.duplicates += outcomes[0].duplicate
-        for outcome, store in zip(outcomes, self.records, strict=True):
-            store[key] = outcome.record
+        for index, (rules, outcome) in enumerate(zip((self.current, self.candidate),
+                                                     outcomes, strict=True)):
+            before = self.records[index].get(key)
+            record = self._picked(index, rules, outcome.record, now)
+            self.records[index][key] = record
+            self._count_sla(index, rules, before, record)
+
+    def _picked(self, index: int, rules: RuleSet, record: GoldenRecord,
+                now: datetime) -> GoldenRecord:
+        """The record once its pool picked the owner, as the pool's partition would."""
+        pool = rules.pool(record.awaiting_pool) if record.awaiting_pool else None
+        decision = record.last_decision
+        if pool is None or decision is None:
+            return record
+        ledgers = self.ledgers[index]
+        pick, ledgers[pool.name] = assign(
+            pool, ledgers.get(pool.name, PoolLedger()), now,
+            routing_request_id(record.lead_key, decision.decision_id))
+        owner = decision.owner.model_copy(update={
+            "kind": "queue" if pick.from_fallback else "user", "email": pick.email,
+            "explanation": pick.explanation})
+        return record.model_copy(update={
+            "last_decision": decision.model_copy(update={"owner": owner}),
+            "awaiting_pool": None})
+
+    def _count_sla(self, index: int, rules: RuleSet, before: GoldenRecord | None,
+                   after: GoldenRecord) -> None:
+        old = before.last_decision.owner.email if before and before.last_decision else None
+        new = after.last_decision
+        route = rules.route(new.owner.route) if new is not None else None
+        if new is not None and route is not None and route.sla and new.owner.email != old:
+            self.sla_starts[index][route.sla] += 1
 
     def unreadable(self) -> None:
         """Count a recorded event that is not a CloudEvent (the router dead-letters it)."""
@@ -162,7 +203,23 @@ class Replay:
             mean_score_current=_mean([before[k][3] for k in scored]),
             mean_score_candidate=_mean([after[k][3] for k in scored]),
             owners=_distribution(before, after, 0), stages=_distribution(before, after, 1),
-            routes=_distribution(before, after, 2), changed=changed)
+            routes=_distribution(before, after, 2), changed=changed,
+            pool_members=_rows(Counter(_pool_member(current.get(k)) for k in keys),
+                               Counter(_pool_member(candidate.get(k)) for k in keys)),
+            sla_load=_rows(Counter(self.sla_starts[0]), Counter(self.sla_starts[1])))
+
+
+def _pool_member(record: GoldenRecord | None) -> str | None:
+    decision = record.last_decision if record else None
+    if decision is None or decision.owner.pool is None:
+        return None
+    return f"{decision.owner.pool} / {decision.owner.email}"
+
+
+def _rows(current: Counter[Any], candidate: Counter[Any]) -> tuple[Row, ...]:
+    names = sorted((current.keys() | candidate.keys()) - {None},
+                   key=lambda n: (-max(current[n], candidate[n]), str(n)))
+    return tuple(Row(str(name), current[name], candidate[name]) for name in names)
 
 
 Final = tuple[str | None, str | None, str | None, int | None]
@@ -221,7 +278,7 @@ def report_as_json(report: SimulationReport, show_emails: bool = False) -> dict[
     """The report as plain JSON data; lead keys pseudonymised unless ``show_emails``."""
     data = asdict(report)
     data["mean_score_delta"] = report.mean_score_delta
-    for table in ("owners", "routes", "stages"):
+    for table in ("owners", "routes", "stages", "pool_members", "sla_load"):
         data[table] = [{**asdict(row), "delta": row.delta} for row in getattr(report, table)]
     for change in data["changed"]:
         change["lead_key"] = _lead(change["lead_key"], show_emails)
@@ -248,7 +305,10 @@ def render_report(report: SimulationReport, show_emails: bool = False, shown: in
         f"(delta {report.mean_score_delta:+.1f}); {report.score_changes} leads score differently",
     ]
     for title, rows in (("owner", report.owners), ("route", report.routes),
-                        ("stage", report.stages)):
+                        ("stage", report.stages), ("pool / member", report.pool_members),
+                        ("SLA clocks started", report.sla_load)):
+        if not rows:
+            continue
         lines += ["", *_table([title, "current", "candidate", "delta"],
                               [[r.name, str(r.current), str(r.candidate), f"{r.delta:+d}"]
                                for r in rows])]

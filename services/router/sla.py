@@ -37,7 +37,8 @@ from services.router.working_hours import WorkingCalendar, add_working_time, as_
 SALESFORCE_TOUCHED_STATUSES: frozenset[str] = frozenset(
     {"Working - Contacted", "Closed - Converted", "Closed - Not Converted"})
 
-ClockState = Literal["running", "met", "breached"]
+# "cancelled": the lead went to someone else by a route without this SLA.
+ClockState = Literal["running", "met", "breached", "cancelled"]
 
 
 @dataclass(frozen=True)

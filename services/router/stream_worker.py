@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import structlog
@@ -33,11 +33,14 @@ from services.messaging.topics import (
     CRM_CHANGES_BY_LEAD,
     LEAD_DECISIONS,
     LEAD_EVENTS,
+    POOL_REQUESTS,
     ROUTER_APP_ID,
     ROUTER_DEAD_LETTERS,
     router_changelog,
 )
 from services.router.changelog_store import ChangelogStore, restore
+from services.router.handoff import SLA_PREFIX
+from services.router.pool_stage import pick_from_pool
 from services.router.record_processing import (
     Incoming,
     StepResult,
@@ -47,6 +50,8 @@ from services.router.record_processing import (
 from services.router.rule_publication import CurrentRules
 from services.router.rules.model import RuleSet
 from services.router.settings import RouterSettings
+from services.router.sla import SlaClock
+from services.router.sla_escalation import breach_due_clocks
 
 log = structlog.get_logger(__name__)
 
@@ -58,6 +63,19 @@ class OwnedPartition:
     partition: int
     producer: AIOKafkaProducer
     store: ChangelogStore
+    # Running SLA clocks of this partition's leads: lead key -> due time (for the timer).
+    due: dict[str, datetime] = field(default_factory=dict)
+
+    def index_clocks(self, changes: dict[str, bytes]) -> None:
+        """Keep ``due`` in step with the clocks a committed transaction wrote."""
+        for key, value in changes.items():
+            if key.startswith(SLA_PREFIX):
+                clock = SlaClock.model_validate_json(value)
+                lead_key = key.removeprefix(SLA_PREFIX)
+                if clock.state == "running":
+                    self.due[lead_key] = clock.due_at
+                else:
+                    self.due.pop(lead_key, None)
 
 
 class RouterWorker(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -73,10 +91,12 @@ class RouterWorker(ConsumerRebalanceListener):  # type: ignore[misc]
         self.input_topic = self.kafka.topic(LEAD_EVENTS)
         self.crm_changes = self.kafka.topic(CRM_CHANGES)
         self.crm_changes_by_lead = self.kafka.topic(CRM_CHANGES_BY_LEAD)
+        self.pool_requests = self.kafka.topic(POOL_REQUESTS)
         self.changelog = router_changelog(self.kafka)
         self.topics = {"decisions": self.kafka.topic(LEAD_DECISIONS),
                        "dead_letters": self.kafka.topic(ROUTER_DEAD_LETTERS),
-                       "crm_changes_by_lead": self.crm_changes_by_lead}
+                       "crm_changes_by_lead": self.crm_changes_by_lead,
+                       "pool_requests": self.pool_requests}
         self.owned: dict[int, OwnedPartition] = {}
         # Held while a batch is processed and while partitions change hands.
         self.lock = asyncio.Lock()
@@ -100,14 +120,15 @@ class RouterWorker(ConsumerRebalanceListener):  # type: ignore[misc]
             # Range keeps partition p of every input topic on the same worker.
             partition_assignment_strategy=(RangePartitionAssignor,),
         )
-        # All three have the same partition count: partition p of each is one unit of work
+        # All four have the same partition count: partition p of each is one unit of work
         # with one slice of state and one transactional producer.
-        self.consumer.subscribe([self.input_topic, self.crm_changes, self.crm_changes_by_lead],
-                                listener=self)
+        self.consumer.subscribe([self.input_topic, self.crm_changes, self.crm_changes_by_lead,
+                                 self.pool_requests], listener=self)
         await self.consumer.start()
         if ready is not None:
             ready.set()
         log.info("router.started", group=self.group_id, rules=self.rules.rules.version)
+        timer = asyncio.create_task(self._sla_timer(stop))
         try:
             while not stop.is_set():
                 batches = await self.consumer.getmany(timeout_ms=500,
@@ -116,9 +137,10 @@ class RouterWorker(ConsumerRebalanceListener):  # type: ignore[misc]
                     async with self.lock:
                         await self._process_batch(tp, records)
         finally:
-            follower.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await follower
+            for task in (follower, timer):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
             async with self.lock:
                 await self.consumer.stop()
                 for owned in self.owned.values():
@@ -143,6 +165,8 @@ class RouterWorker(ConsumerRebalanceListener):  # type: ignore[misc]
                                 record.value, list(record.headers or ()))
             if record.topic == self.crm_changes:
                 link_crm_change(lookup, incoming, result)
+            elif record.topic == self.pool_requests:
+                pick_from_pool(rules, lookup, incoming, now, result)
             else:
                 process_record(rules, lookup, incoming, now, own_ids, result)
         try:
@@ -155,11 +179,44 @@ class RouterWorker(ConsumerRebalanceListener):  # type: ignore[misc]
             await self._rebuild(tp)
             return
         owned.store.apply(dict(result.changes))
+        owned.index_clocks(result.changes)
         self.processed += len(records)
         log.debug("router.batch", partition=tp.partition, records=len(records),
                   decided=result.decided, dead_lettered=result.dead_lettered)
 
-    async def _commit(self, owned: OwnedPartition, tp: TopicPartition, next_offset: int,
+    async def _sla_timer(self, stop: asyncio.Event) -> None:
+        """Breach the clocks that fell due, partition by partition, each in a transaction."""
+        while not stop.is_set():
+            await asyncio.sleep(self.settings.sla_tick_seconds)
+            async with self.lock:
+                for owned in list(self.owned.values()):
+                    await self._breach_due(owned)
+
+    async def _breach_due(self, owned: OwnedPartition) -> None:
+        now = self.clock()
+        due = [lead for lead, at in owned.due.items() if at < now]
+        if not due:
+            return
+        result = StepResult()
+
+        def lookup(key: str) -> bytes | None:
+            pending = result.changes.get(key)
+            return pending if pending is not None else owned.store.get(key)
+
+        breach_due_clocks(self.rules.rules, lookup, sorted(due), now, result)
+        tp = TopicPartition(self.input_topic, owned.partition)
+        try:
+            async with asyncio.timeout(self.settings.transaction_timeout_seconds):
+                await self._commit(owned, tp, None, result)
+        except (KafkaError, TimeoutError) as exc:
+            log.warning("router.sla_tick_failed", partition=owned.partition, error=repr(exc))
+            await self._rebuild(tp)
+            return
+        owned.store.apply(dict(result.changes))
+        owned.index_clocks(result.changes)
+        log.info("router.sla_breached", partition=owned.partition, leads=len(due))
+
+    async def _commit(self, owned: OwnedPartition, tp: TopicPartition, next_offset: int | None,
                       result: StepResult) -> None:
         producer = owned.producer
         await producer.begin_transaction()
@@ -169,7 +226,8 @@ class RouterWorker(ConsumerRebalanceListener):  # type: ignore[misc]
         for out in result.outputs:
             await producer.send(self.topics[out.kind], out.value, key=out.key,
                                 headers=out.headers)
-        await producer.send_offsets_to_transaction({tp: next_offset}, self.group_id)
+        if next_offset is not None:
+            await producer.send_offsets_to_transaction({tp: next_offset}, self.group_id)
         await producer.commit_transaction()
 
     async def _rebuild(self, tp: TopicPartition) -> None:
@@ -197,8 +255,11 @@ class RouterWorker(ConsumerRebalanceListener):  # type: ignore[misc]
         )
         await producer.start()
         store = await restore(self.kafka, self.changelog, partition)
-        log.info("router.partition_restored", partition=partition, records=len(store.values))
-        return OwnedPartition(partition, producer, store)
+        owned = OwnedPartition(partition, producer, store)
+        owned.index_clocks({key: store.values[key] for key in store.keys_with_prefix(SLA_PREFIX)})
+        log.info("router.partition_restored", partition=partition, records=len(store.values),
+                 running_clocks=len(owned.due))
+        return owned
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         """Stop after the batch in flight; keep the state until we know who owns what."""

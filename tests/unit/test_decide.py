@@ -36,9 +36,12 @@ def test_given_enterprise_demo_request_in_emea_when_decided_then_mql_routed_to_m
     assert decision.matched_rules[-1] == "routing.enterprise_emea"
 
 
-def test_given_mid_market_demo_request_when_decided_then_commercial_rep_gets_it():
+def test_given_mid_market_demo_request_when_decided_then_the_commercial_pool_must_pick():
     decision = decision_for(email="bo@shop.example", employees=300, country="US")
-    assert (decision.stage, decision.owner.email) == ("mql", "amara.okafor@accord.example")
+    assert (decision.stage, decision.owner.route) == ("mql", "commercial_mql")
+    # Until the pool's partition picks a member, the pool's fallback holds the lead.
+    assert (decision.owner.pool, decision.owner.email) == (
+        "commercial", "nurture.queue@accord.example")
 
 
 def test_given_a_cold_free_mail_lead_when_decided_then_nurture_queue_gets_it():

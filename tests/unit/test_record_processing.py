@@ -48,7 +48,9 @@ def run(*records: Incoming, state: dict[str, bytes] | None = None) -> StepResult
 
 def test_given_a_new_lead_when_processed_then_its_record_is_stored_and_a_decision_published():
     result = run(an_incoming(email="ada@siemens.example", employees=5000, country="DE"))
-    assert list(result.changes) == [record_key("ada@siemens.example")]
+    # The record, and the first-touch SLA clock its route (enterprise_emea) starts.
+    assert list(result.changes) == [record_key("ada@siemens.example"),
+                                    "sla:ada@siemens.example"]
     published = [decode(o.key, o.value, o.headers) for o in result.outputs]
     assert {o.kind for o in result.outputs} == {"decisions"}
     # The decision first, then what it announces, all under the lead's key.
@@ -67,13 +69,13 @@ def test_given_a_redelivery_when_processed_then_state_unchanged_and_same_decisio
 
 
 def test_given_two_events_of_one_lead_in_a_batch_when_processed_then_the_second_sees_the_first():
-    result = run(an_incoming("e1", email="bo@shop.example", employees=300),
-                 an_incoming("e2", 1, email="bo@shop.example", employees=None,
-                             lead_source="demo_request"))
+    result = run(an_incoming("e1", email="ada@siemens.example", employees=5000, country="DE"),
+                 an_incoming("e2", 1, email="ada@siemens.example", employees=None,
+                             country="DE", lead_source="demo_request"))
     decisions = [decode(o.key, o.value, o.headers).data for o in result.outputs
                  if dict(o.headers)["ce_type"] == LEAD_ROUTED.encode()]
     assert len(decisions) == 2
-    assert decisions[1]["lead"]["employees"] == 300  # kept from the first event
+    assert decisions[1]["lead"]["employees"] == 5000  # kept from the first event
 
 
 def test_given_a_poison_record_when_processed_then_it_is_dead_lettered_with_its_reason():

@@ -33,7 +33,7 @@ runner = CliRunner()
 def candidate_text() -> str:
     """The shipped rules with enterprise EMEA leads handed from Maria to Sofia."""
     return (SHIPPED.read_text().replace(f"assign: {{user: {MARIA}}}", f"assign: {{user: {SOFIA}}}")
-            .replace('version: "2026.11.23-3"', 'version: "2026.11.24-1"')
+            .replace('version: "2026.11.23-4"', 'version: "2026.11.24-1"')
             .replace(f"owner: {MARIA}", f"owner: {SOFIA}"))
 
 
@@ -248,3 +248,21 @@ def test_given_no_event_source_when_simulated_then_a_usage_error(
 
     assert result.exit_code == 2
     assert "--events FILE or --from-kafka" in result.output
+
+
+def test_given_a_pool_weight_change_when_simulated_then_members_and_sla_load_are_shown(
+        current):
+    six = [captured(f"p{n}", email=f"buyer{n}@shop{n}.example", employees=300, country="US")
+           for n in range(6)]
+    reweighted = parse_rules(SHIPPED.read_text().replace(
+        "{email: diego.ramos@accord.example, weight: 1", "{email: diego.ramos@accord.example, "
+        "weight: 2").replace('version: "2026.11.23-4"', 'version: "2026.11.24-2"'), "c.yaml")
+    report = simulate(current, reweighted, six)
+    members = {row.name: (row.current, row.candidate) for row in report.pool_members}
+    assert members == {"commercial / amara.okafor@accord.example": (4, 3),
+                       "commercial / diego.ramos@accord.example": (2, 3)}
+    assert [(r.name, r.current, r.candidate) for r in report.sla_load] == [("hot_mql", 6, 6)]
+    # a d a a d a  ->  a d a d a d: the last three leads change hands.
+    assert report.owner_changes == 3
+    text = render_report(report)
+    assert "pool / member" in text and "SLA clocks started" in text

@@ -32,6 +32,7 @@ from services.router.golden_record import (
     recheck_recycle_rules,
     record_decision,
 )
+from services.router.pools import PoolLedger, assign
 from services.router.rules.cel_conditions import ConditionError
 from services.router.rules.expectations import parse_expectation
 from services.router.rules.model import Example, Expectation, RuleSet
@@ -202,7 +203,16 @@ def run_example(rules: RuleSet, example: Example) -> ExampleResult:
 def _decide(rules: RuleSet, record: GoldenRecord,
             event_id: str) -> tuple[GoldenRecord, LeadRouted]:
     decided = evaluate(rules, record, event_id, EXAMPLE_TIME)
-    return record_decision(record, decided.routed, decided.recycle_held), decided.routed
+    routed = decided.routed
+    pool = rules.pool(decided.awaiting_pool) if decided.awaiting_pool else None
+    if pool is not None:
+        # An example starts from a fresh pool (no earlier picks): the first pick is what a
+        # new pool gives at EXAMPLE_TIME, the member with the most weight first.
+        pick, _ = assign(pool, PoolLedger(), EXAMPLE_TIME, event_id)
+        routed = routed.model_copy(update={"owner": routed.owner.model_copy(update={
+            "kind": "queue" if pick.from_fallback else "user", "email": pick.email,
+            "explanation": pick.explanation})})
+    return record_decision(record, routed, decided.recycle_held), routed
 
 
 def differences(expect: Expectation, decision: LeadRouted) -> tuple[Difference, ...]:

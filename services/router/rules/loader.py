@@ -11,6 +11,7 @@ from yaml.nodes import Node
 from services.contracts.events import Engagement, Stage
 from services.router.account_matching import account_book
 from services.router.rules.examples import parse_examples
+from services.router.rules.handoff_sections import parse_pools, parse_slas
 from services.router.rules.model import (
     Assignment,
     EngagementScoring,
@@ -81,20 +82,27 @@ def _stages(reader: NodeReader, node: Node, scope: Scope) -> list[StageRule]:
 
 
 def _assignment(reader: NodeReader, node: Node | None, parent: Node,
-                has_accounts: bool) -> Assignment | None:
+                has_accounts: bool, pools: tuple[str, ...] | None) -> Assignment | None:
     if node is None:
         reader.problem(parent, "missing `assign`", "add `assign: {user: rep@example.com}`")
         return None
     fields = reader.mapping(node, "assign")
     if fields is None:
         return None
-    kinds = [k for k in ("user", "queue", "keep", "account_owner") if k in fields]
+    kinds = [k for k in ("user", "queue", "keep", "account_owner", "pool") if k in fields]
     if len(kinds) != 1 or len(fields) != 1:
-        reader.problem(node, "`assign` takes exactly one of `user`, `queue`, `keep` or "
-                       "`account_owner`", "write `assign: {user: rep@example.com}`, "
-                       "`assign: {queue: ...}`, `assign: {keep: owner}` or "
-                       "`assign: {account_owner: true}`")
+        reader.problem(node, "`assign` takes exactly one of `user`, `queue`, `keep`, "
+                       "`account_owner` or `pool`", "write `assign: {user: rep@example.com}`, "
+                       "`assign: {queue: ...}`, `assign: {keep: owner}`, "
+                       "`assign: {account_owner: true}` or `assign: {pool: emea_sdr}`")
         return None
+    if kinds[0] == "pool":
+        pool = reader.text(fields["pool"], node, "pool")
+        if pool is not None and pools is not None and pool not in pools:
+            reader.problem(fields["pool"], f"no pool `{pool}` in this file",
+                           "pools: " + (", ".join(pools) or "none; add a `pools:` section"))
+            return None
+        return Assignment("pool", pool) if pool else None
     if kinds[0] == "keep":
         if reader.text(fields["keep"], node, "keep") != "owner":
             reader.problem(fields["keep"], "`keep` keeps the lead's current owner",
@@ -121,14 +129,30 @@ def _assignment(reader: NodeReader, node: Node | None, parent: Node,
     return Assignment(kind, email.lower())
 
 
-def _routes(reader: NodeReader, node: Node, scope: Scope, has_accounts: bool) -> list[Route]:
+def _route_sla(reader: NodeReader, fields: dict[str, Node], entry: Node,
+               slas: tuple[str, ...] | None) -> tuple[bool, str | None]:
+    """(ok, the route's SLA name or None)."""
+    if "sla" not in fields:
+        return True, None
+    name = reader.text(fields["sla"], entry, "sla")
+    if name is not None and slas is not None and name not in slas:
+        reader.problem(fields["sla"], f"no SLA `{name}` in this file",
+                       "SLAs: " + (", ".join(slas) or "none; add a `slas:` section"))
+        return False, None
+    return name is not None, name
+
+
+def _routes(reader: NodeReader, node: Node, scope: Scope, has_accounts: bool,
+            pools: tuple[str, ...] | None = (),
+            slas: tuple[str, ...] | None = ()) -> list[Route]:
     routes: list[Route] = []
     entries = reader.sequence(node, "routing")
     for index, entry in enumerate(entries):
         fields = reader.mapping(entry, "a routing entry")
         if fields is None:
             continue
-        reader.unknown_keys(fields, {"name", "when", "default", "assign"}, "a routing entry")
+        reader.unknown_keys(fields, {"name", "when", "default", "assign", "sla"},
+                            "a routing entry")
         name = reader.text(fields.get("name"), entry, "name")
         is_default = "default" in fields and reader.flag(fields["default"], entry, "default")
         when = None
@@ -141,14 +165,15 @@ def _routes(reader: NodeReader, node: Node, scope: Scope, has_accounts: bool) ->
                                "remove `when:` from the default entry")
         else:
             when = reader.condition(fields.get("when"), entry, "when", scope)
-        assign = _assignment(reader, fields.get("assign"), entry, has_accounts)
+        assign = _assignment(reader, fields.get("assign"), entry, has_accounts, pools)
+        sla_ok, sla = _route_sla(reader, fields, entry, slas)
         if is_default and assign is not None and assign.kind in ("keep", "account_owner"):
             reader.problem(fields["assign"], "the default route must name an owner",
                            "a lead routed for the first time has no owner to keep, and not "
                            "every lead matches an account: assign a `user` or a `queue`")
             assign = None
-        if name and assign and (is_default or when):
-            routes.append(Route(name, when, assign))
+        if name and assign and sla_ok and (is_default or when):
+            routes.append(Route(name, when, assign, sla))
     if entries and not any(r.is_default for r in routes) and not reader.problems:
         reader.problem(entries[-1], "routing has no default entry",
                        "end the list with `- {name: default, default: true, assign: ...}`")
@@ -207,8 +232,8 @@ def parse_rules(text: str, file: str = "<rules>") -> RuleSet:
     if top is None:
         raise RuleFileError(reader.problems)
     reader.unknown_keys(top, {"version", "accounts", "scoring", "engagement", "recycle",
-                              "stages", "classification", "routing", "examples"},
-                        "the rule file")
+                              "stages", "classification", "pools", "slas", "routing",
+                              "examples"}, "the rule file")
     version = reader.text(top.get("version"), root, "version")
     before = len(reader.problems)
     accounts = parse_accounts(reader, top["accounts"]) if "accounts" in top else []
@@ -230,8 +255,15 @@ def parse_rules(text: str, file: str = "<rules>") -> RuleSet:
     routing = Scope({**no_accounts, **no_classes}, {**names, **class_names})
     if "routing" not in top:
         reader.problem(root, "missing `routing`", "add a `routing:` list ending with a default")
-    routes = _routes(reader, top["routing"], routing, "accounts" in top) if (
-        "routing" in top) else []
+    before = len(reader.problems)
+    pools = parse_pools(reader, top["pools"]) if "pools" in top else []
+    # A section that did not load completely says so itself: its names are not checked.
+    pool_names = tuple(p.name for p in pools) if len(reader.problems) == before else None
+    before = len(reader.problems)
+    slas = parse_slas(reader, top["slas"]) if "slas" in top else []
+    sla_names = tuple(s.name for s in slas) if len(reader.problems) == before else None
+    routes = _routes(reader, top["routing"], routing, "accounts" in top,
+                     pool_names, sla_names) if "routing" in top else []
     # Names an example expects are only checked against a rule set that loaded completely.
     known = None if reader.problems else [
         *(f"accounts.{a.name}" for a in accounts),
@@ -244,7 +276,8 @@ def parse_rules(text: str, file: str = "<rules>") -> RuleSet:
         raise RuleFileError(reader.problems)
     return RuleSet(version, tuple(scoring), tuple(stages), tuple(routes), source=file,
                    examples=tuple(examples), engagement=engagement, recycle=tuple(recycle),
-                   classification=tuple(classes), accounts=account_book(tuple(accounts)))
+                   classification=tuple(classes), accounts=account_book(tuple(accounts)),
+                   pools=tuple(pools), slas=tuple(slas))
 
 
 def load_rules(path: Path) -> RuleSet:

@@ -8,7 +8,9 @@ from typing import Literal
 
 from services.contracts.events import LeadFields, Stage
 from services.router.account_matching import AccountBook
+from services.router.pools import Pool
 from services.router.rules.cel_conditions import Condition
+from services.router.sla import SlaPolicy
 
 
 @dataclass(frozen=True)
@@ -48,10 +50,11 @@ class LeadClass:
 
 @dataclass(frozen=True)
 class Assignment:
-    """Who gets the lead: a user or a queue named by email, ``keep`` its current owner, or
-    ``account_owner``, the owner of the known account the lead matched."""
+    """Who gets the lead: a user or a queue named by email, ``keep`` its current owner,
+    ``account_owner``, the owner of the known account the lead matched, or the next member
+    of a round-robin ``pool`` (``email`` then holds the pool's name)."""
 
-    kind: Literal["user", "queue", "keep", "account_owner"]
+    kind: Literal["user", "queue", "keep", "account_owner", "pool"]
     email: str
 
 
@@ -62,6 +65,7 @@ class Route:
     name: str
     when: Condition | None
     assign: Assignment
+    sla: str | None = None  # the first-touch SLA (in `slas`) the new owner works under
 
     @property
     def is_default(self) -> bool:
@@ -118,3 +122,17 @@ class RuleSet:
     recycle: tuple[RecycleRule, ...] = ()
     classification: tuple[LeadClass, ...] = ()
     accounts: AccountBook = field(default_factory=AccountBook)
+    pools: tuple[Pool, ...] = ()
+    slas: tuple[SlaPolicy, ...] = ()
+
+    def pool(self, name: str) -> Pool | None:
+        """The pool of that name, if the file has one."""
+        return next((p for p in self.pools if p.name == name), None)
+
+    def sla(self, name: str) -> SlaPolicy | None:
+        """The SLA of that name, if the file has one."""
+        return next((s for s in self.slas if s.name == name), None)
+
+    def route(self, name: str) -> Route | None:
+        """The routing entry of that name, if the file has one."""
+        return next((r for r in self.routes if r.name == name), None)

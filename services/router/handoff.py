@@ -1,0 +1,108 @@
+"""The lead's side of a handoff: asking a pool for a pick, taking its answer, and the
+first-touch SLA clock of the owner. Pure functions over the record and its clock.
+
+A lead's clock lives beside its golden record in the router's state, under
+``sla:<lead key>``. It starts when a decision hands the lead to a new owner by a route with
+an ``sla``; the owner's Salesforce status change touches it; the worker's timer breaches it
+(``sla_escalation``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from services.contracts.envelope import Envelope, KafkaRecord, encode
+from services.contracts.events import LeadRouted
+from services.router.golden_record import GoldenRecord, seen
+from services.router.handoff_messages import (
+    POOL_PICK_REQUESTED,
+    PoolPickMade,
+    PoolPickRequested,
+    routing_request_id,
+)
+from services.router.rules.model import RuleSet
+from services.router.sla import SlaClock, record_touch, start_clock
+
+SLA_PREFIX = "sla:"
+ROUTER_SOURCE = "/accord/router"
+
+
+def sla_key(lead_key: str) -> str:
+    """The state key of a lead's SLA clock."""
+    return SLA_PREFIX + lead_key
+
+
+def load_clock(lookup: Callable[[str], bytes | None], lead_key: str) -> SlaClock | None:
+    """The lead's clock as the state holds it, if it has one."""
+    stored = lookup(sla_key(lead_key))
+    return SlaClock.model_validate_json(stored) if stored else None
+
+
+def clock_bytes(clock: SlaClock) -> bytes:
+    """A clock as the state stores it."""
+    return clock.model_dump_json().encode()
+
+
+def pick_request(decision: LeadRouted, pool: str) -> KafkaRecord:
+    """Ask ``pool`` to pick the owner of a routing decision (keyed by pool name)."""
+    request_id = routing_request_id(decision.lead_key, decision.decision_id)
+    request = PoolPickRequested(request_id=request_id, pool=pool, reason="routing",
+                                draft=decision)
+    return encode(POOL_PICK_REQUESTED, ROUTER_SOURCE, pool, request, event_id=request_id)
+
+
+def clock_after(rules: RuleSet, clock: SlaClock | None, decision: LeadRouted, now: datetime,
+                escalations: int = 0) -> SlaClock | None:
+    """The clock to store once ``decision`` gave the lead its owner; None: keep as it is.
+
+    The same owner keeps their clock (running or met): a re-decision is not a new handoff.
+    A new owner by a route with an SLA gets a fresh clock; by a route without one, the old
+    owner's running clock is cancelled.
+    """
+    if clock is not None and clock.owner == decision.owner.email:
+        return None
+    route = rules.route(decision.owner.route)
+    policy = rules.sla(route.sla) if route is not None and route.sla else None
+    if policy is None:
+        running = clock is not None and clock.state == "running"
+        return clock.model_copy(update={"state": "cancelled"}) if clock and running else None
+    fresh = start_clock(policy, decision.lead_key, decision.owner.route,
+                        decision.owner.email, now)
+    return fresh.model_copy(update={"escalations": escalations}) if escalations else fresh
+
+
+def touched(rules: RuleSet, clock: SlaClock | None, status: str | None,
+            at: datetime) -> SlaClock | None:
+    """The clock after the lead's Salesforce status became ``status``; None: unchanged."""
+    policy = rules.sla(clock.policy) if clock is not None else None
+    if clock is None or policy is None:
+        return None
+    after = record_touch(clock, status, at, policy)
+    return after if after != clock else None
+
+
+def apply_pick(rules: RuleSet, record: GoldenRecord, clock: SlaClock | None,
+               envelope: Envelope, now: datetime) -> tuple[GoldenRecord, SlaClock | None]:
+    """Take a pool's answer: the record remembers the picked owner, and the new owner's
+    clock starts. An answer the lead has moved on from (a newer decision, an owner who
+    changed meanwhile) only marks the event seen."""
+    made = PoolPickMade.model_validate(envelope.data)
+    marked = record.model_copy(update={"recent_event_ids": seen(record, envelope.id)})
+    last = record.last_decision
+    if made.reason == "routing":
+        current = last is not None and last.decision_id == made.decision.decision_id
+        if not current:
+            return marked, None
+        taken = marked.model_copy(update={"last_decision": made.decision,
+                                          "awaiting_pool": None})
+        return taken, clock_after(rules, clock, made.decision, now)
+    # An escalation: only while the lead still sits with the owner whose clock lapsed.
+    if last is None or clock is None or last.owner.email != clock.owner:
+        return marked, None
+    taken = marked.model_copy(update={"last_decision": made.decision})
+    policy = rules.sla(clock.policy)
+    if made.decision.owner.email == clock.owner or policy is None \
+            or not policy.restart_on_escalation:
+        return taken, None
+    return taken, clock_after(rules, clock, made.decision, now, clock.escalations + 1)
