@@ -22,8 +22,15 @@ class SyncSettings(BaseSettings):
     # A CA bundle for a sandbox's own certificate; empty means the system's CAs.
     salesforce_ca_bundle: Path | None = None
     salesforce_api_version: str = "62.0"
+    # Sent as ``Sforce-Call-Options: client=<name>``: the org's API usage shows Accord's calls.
+    salesforce_client_name: str = "accord"
+    # The share of the org's daily API allowance Accord may use; the rest is other tools'.
+    salesforce_allowance_share: float = Field(0.5, gt=0.0, le=1.0)
     hubspot_base_url: str = "https://api.hubapi.com"
     hubspot_access_token: SecretStr = SecretStr("")
+    # The share of HubSpot's 10-second window sync may use; the rest is headroom for
+    # other clients of the same private app.
+    hubspot_rate_share: float = Field(default=0.9, gt=0.0, le=1.0)
     # Every CRM call is bounded: neither SDK sets a timeout of its own.
     crm_timeout_seconds: float = 10.0
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)

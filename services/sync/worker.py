@@ -60,7 +60,7 @@ class SyncWorker:
         contact_mapping = self._mapping.hubspot.contact
         owner = self._hubspot.owner_id(decision.owner.email)
         props = hubspot_contact(decision, contact_mapping, owner)
-        self._hubspot.upsert_contacts(contact_mapping.id_property, [(decision.lead.email, props)])
+        self._hubspot.upsert_contact(contact_mapping.id_property, decision.lead.email, props)
 
     async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], reason: str,
                            extra: dict[str, str]) -> None:
