@@ -38,6 +38,24 @@ def linked_lead_key(envelope: Envelope) -> str | None:
     return None
 
 
+def merged_objects(envelope: Envelope, crm_object: str) -> list[str]:
+    """For a HubSpot merge, every object it joined (``crm_object`` first, then the primary,
+    the resulting and the merged-away ids), keyed like ``crm_object``; else just it.
+
+    HubSpot may give the merged record a new id (``newObjectId``): the links of the old ids
+    must carry over, or later changes of the new id would find no lead.
+    """
+    data = envelope.data
+    if envelope.type != HUBSPOT_CHANGE_RECEIVED or not str(
+            data.get("subscription_type", "")).endswith(".merge"):
+        return [crm_object]
+    prefix = crm_object.rsplit(":", 1)[0]
+    ids = [data.get("primary_object_id"), data.get("new_object_id"),
+           *(data.get("merged_object_ids") or [])]
+    keys = [crm_object, *(f"{prefix}:{i}" for i in ids if i is not None)]
+    return list(dict.fromkeys(keys))
+
+
 def is_own_write(change: SalesforceChangeReceived, own_user_ids: Collection[str]) -> bool:
     """True when Accord's integration user made the change (compared on 15-character ids)."""
     modified_by = (change.fields.get("LastModifiedById") or "")[:15]
@@ -57,7 +75,9 @@ def merge_salesforce_change(record: GoldenRecord, event_id: str,
 
 def merge_hubspot_change(record: GoldenRecord, event_id: str,
                          change: HubSpotChangeReceived) -> GoldenRecord:
-    """Link the HubSpot object's id."""
-    ids = {**record.crm_ids, f"hubspot.{change.object_type}": str(change.object_id)}
+    """Link the HubSpot object's id; after a merge, the id of the record it produced."""
+    current = change.new_object_id or change.primary_object_id or change.object_id \
+        if change.subscription_type.endswith(".merge") else change.object_id
+    ids = {**record.crm_ids, f"hubspot.{change.object_type}": str(current)}
     return record.model_copy(update={"crm_ids": ids,
                                      "recent_event_ids": seen(record, event_id)})

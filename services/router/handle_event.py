@@ -98,7 +98,9 @@ def _decided(record: GoldenRecord, decision: Decision) -> Outcome:
 
 def _handle_crm_change(rules: RuleSet, record: GoldenRecord | None, envelope: Envelope,
                        now: datetime, own_user_ids: Collection[str]) -> Outcome:
-    lead_key = linked_lead_key(envelope)
+    # A change re-keyed by the linking step (a HubSpot property change carries only the
+    # object id) belongs to the record it was routed to.
+    lead_key = linked_lead_key(envelope) or (record.lead_key if record else None)
     if lead_key is None:
         raise UnlinkedChangeError(envelope.type)
     current = record or new_record(lead_key)

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from services.contracts.envelope import EnvelopeError, decode, encode
 from services.contracts.events import LEAD_ROUTED
 from services.messaging.dead_letters import dead_letter_headers
-from services.router.crm_changes import linked_lead_key
+from services.router.crm_changes import linked_lead_key, merged_objects
 from services.router.golden_record import GoldenRecord
 from services.router.handle_event import (
     Outcome,
@@ -186,15 +186,18 @@ def link_crm_change(lookup: Callable[[str], bytes | None], incoming: Incoming,
     except POISON as exc:
         dead_letter(incoming, str(exc), result)
         return
-    link = LINK_PREFIX + crm_object
-    known = lookup(link)
+    objects = merged_objects(envelope, crm_object)
+    known = next((found for found in (lookup(LINK_PREFIX + o) for o in objects) if found),
+                 None)
     lead_key = named or (known.decode() if known else None)
     if lead_key is None:
         dead_letter(incoming, f"{envelope.type} of {crm_object} names no lead (no email or "
-                     "lead key in it) and no earlier change linked that object to a lead",
-                     result)
+                    "lead key in it) and no earlier change linked that object to a lead",
+                    result)
         return
-    if named is not None and known != named.encode():
-        result.changes[link] = named.encode()
+    # Learn (or carry over, after a merge) the link of every object the change names.
+    for linked in objects:
+        if lookup(LINK_PREFIX + linked) != lead_key.encode():
+            result.changes[LINK_PREFIX + linked] = lead_key.encode()
     result.outputs.append(Outgoing("crm_changes_by_lead", lead_key.encode(),
                                    incoming.value or b"", list(incoming.headers)))

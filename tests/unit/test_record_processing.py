@@ -14,6 +14,7 @@ from services.contracts.events import (
     HubSpotChangeReceived,
 )
 from services.messaging.dead_letters import PREFIX
+from services.router.golden_record import GoldenRecord
 from services.router.record_processing import (
     Incoming,
     StepResult,
@@ -125,3 +126,34 @@ def test_given_a_contact_never_linked_when_it_changes_then_dead_lettered_saying_
     assert out.kind == "dead_letters"
     reason = dict(out.headers)[PREFIX + "reason"].decode()
     assert "hubspot:62515:contact:999" in reason and "names no lead" in reason
+
+
+def a_hubspot_merge(event_id: int, primary: int, merged: list[int], new: int) -> Incoming:
+    change = HubSpotChangeReceived(
+        event_id=event_id, subscription_id=1, portal_id=62515, app_id=7,
+        occurred_at=NOW, subscription_type="contact.merge", attempt_number=0,
+        object_id=primary, object_type="contact", change_source="CRM_UI",
+        primary_object_id=primary, merged_object_ids=merged, new_object_id=new)
+    key = f"hubspot:62515:contact:{primary}"
+    record = encode(HUBSPOT_CHANGE_RECEIVED, "/test", key, change, event_id=f"hs-{event_id}")
+    return Incoming("crm-changes", 0, event_id, record.key, record.value, list(record.headers))
+
+
+def test_given_a_merge_into_a_new_id_when_linked_then_changes_of_the_new_id_find_the_lead():
+    # 901 is Ada's contact; it is merged with 902 into a new record 950.
+    result = link(a_hubspot_change(1, "email", "ada@siemens.example", object_id=901),
+                  a_hubspot_merge(2, primary=901, merged=[902], new=950),
+                  a_hubspot_change(3, "lifecyclestage", "opportunity", object_id=950))
+    assert [o.kind for o in result.outputs] == ["crm_changes_by_lead"] * 3
+    assert {o.key for o in result.outputs} == {b"ada@siemens.example"}
+    assert result.changes == {f"link:hubspot:62515:contact:{i}": b"ada@siemens.example"
+                              for i in (901, 902, 950)}
+
+
+def test_given_a_merge_when_applied_to_the_record_then_it_links_the_resulting_contact():
+    linked = link(a_hubspot_change(1, "email", "ada@siemens.example", object_id=901),
+                  a_hubspot_merge(2, primary=901, merged=[902], new=950))
+    state = run(*(Incoming("by-lead", 0, n, o.key, o.value, o.headers)
+                  for n, o in enumerate(linked.outputs))).changes
+    record = GoldenRecord.model_validate_json(state[record_key("ada@siemens.example")])
+    assert record.crm_ids["hubspot.contact"] == "950"
