@@ -14,6 +14,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from services.contracts.envelope import Envelope, EnvelopeError, decode
 from services.contracts.events import LeadRouted
+from services.dlq_cli import dlq_app
 from services.messaging.settings import KafkaSettings
 from services.messaging.topics import LEAD_EVENTS
 from services.router.rule_publication import publish
@@ -32,6 +33,7 @@ app = typer.Typer(help="Accord: one event stream as the source of truth for lead
 rules_app = typer.Typer(help="Lead rules as code: check them before they go live.",
                         no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
+app.add_typer(dlq_app, name="dlq")
 
 RuleFile = Annotated[Path, typer.Argument(help="The rule file, e.g. rules/leads.yaml",
                                           exists=True, dir_okay=False, readable=True)]
