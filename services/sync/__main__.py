@@ -1,33 +1,103 @@
-"""``python -m services.sync``: run one sync worker until SIGINT or SIGTERM."""
+"""``python -m services.sync``: check the mapping against both CRMs, then run one sync worker
+until SIGINT or SIGTERM.
+
+A mapping that does not fit a CRM ends the process with status 2 and the problems in plain
+words on stderr; a CRM that cannot be reached at start is asked again, with backoff, until
+it answers or the process is stopped.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
+import sys
+from collections.abc import Callable
+
+import structlog
+from pydantic import ValidationError
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
 from services.logging_setup import configure_logging
-from services.sync.field_mapping import load_mapping
+from services.sync.crm_errors import TransientCrmError
+from services.sync.field_mapping import CrmMapping, load_mapping
+from services.sync.hubspot_mapping_check import HubSpotMappingMismatchError
 from services.sync.hubspot_writer import HubSpotWriter
+from services.sync.mapping_check import MappingMismatchError
 from services.sync.salesforce_writer import SalesforceWriter
 from services.sync.settings import SyncSettings
 from services.sync.worker import SyncWorker
 
+log = structlog.get_logger(__name__)
+MISFIT_STATUS = 2
+
+
+class _MappingMisfit(Exception):
+    """The mapping file cannot work: the message says why, for a person to read."""
+
+
+async def _sleep(seconds: float, stop: asyncio.Event) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+async def _checked(crm: str, check: Callable[[], None], stop: asyncio.Event) -> bool:
+    """Run ``check`` off the event loop until the CRM answers; False if stopped first."""
+    try:
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(TransientCrmError),
+            wait=wait_exponential_jitter(initial=1, max=60),
+            stop=lambda _state: stop.is_set(), sleep=lambda seconds: _sleep(seconds, stop),
+            before_sleep=lambda state: log.warning(
+                "sync.crm_unreachable_at_start", crm=crm, attempt=state.attempt_number,
+                error=str(state.outcome.exception() if state.outcome else "")[:300]),
+            reraise=True,
+        ):
+            with attempt:
+                await asyncio.to_thread(check)
+    except (MappingMismatchError, HubSpotMappingMismatchError) as exc:
+        raise _MappingMisfit(str(exc)) from exc
+    except TransientCrmError:
+        return False  # only given up on because stop was set
+    return True
+
 
 async def _serve() -> None:
     settings = SyncSettings()
-    worker = SyncWorker(settings, load_mapping(settings.mapping_file),
-                        SalesforceWriter(settings), HubSpotWriter(settings))
+    try:
+        mapping: CrmMapping = load_mapping(settings.mapping_file)
+    except (OSError, ValidationError, ValueError) as exc:
+        raise _MappingMisfit(f"the mapping file {settings.mapping_file} cannot be read: "
+                             f"{exc}") from exc
+    salesforce, hubspot = SalesforceWriter(settings), HubSpotWriter(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await worker.run(stop)
+    checks = await asyncio.gather(
+        _checked("salesforce", lambda: salesforce.check_mapping(mapping.salesforce.lead), stop),
+        _checked("hubspot", lambda: hubspot.check_mapping(mapping.hubspot.contact), stop),
+        return_exceptions=True)
+    misfits = [str(c) for c in checks if isinstance(c, _MappingMisfit)]
+    if misfits:
+        raise _MappingMisfit("\n".join(misfits))  # every CRM's problems, not the first's
+    for check in checks:
+        if isinstance(check, BaseException):
+            raise check
+    if not all(checks):
+        return  # stopped before both CRMs answered
+    log.info("sync.mapping_checked", mapping=str(settings.mapping_file))
+    await SyncWorker(settings, mapping, salesforce, hubspot).run(stop)
 
 
 def main() -> None:
-    """Run the worker."""
+    """Run the worker; exit 2 with the problems on stderr if the mapping does not fit."""
     configure_logging("sync")
-    asyncio.run(_serve())
+    try:
+        asyncio.run(_serve())
+    except _MappingMisfit as exc:
+        print(f"sync cannot start: {exc}", file=sys.stderr)
+        sys.exit(MISFIT_STATUS)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,11 @@ class SyncSettings(BaseSettings):
     hubspot_rate_share: float = Field(default=0.9, gt=0.0, le=1.0)
     # Every CRM call is bounded: neither SDK sets a timeout of its own.
     crm_timeout_seconds: float = 10.0
+    # Records per partition taken in one poll and written as one batch per CRM (the writers
+    # chunk it: 200 Leads per Salesforce call, 100 contacts per HubSpot call).
+    batch_size: int = Field(default=500, ge=1, le=10_000)
+    # CRM calls in flight at once (threads running the synchronous SDKs), both CRMs together.
+    max_concurrency: int = Field(default=4, ge=1, le=64)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
 
     @field_validator("salesforce_ca_bundle", mode="before")

@@ -1,21 +1,51 @@
-"""Consumes decisions and writes them to both CRMs; commits only after they are durable."""
+"""Consumes decisions and writes them to both CRMs in batches; commits only after they are
+durable.
+
+Each poll gives up to ``batch_size`` records of a partition. The partition is paused while
+its batch is written (the last decision per lead, one ``upsert_leads`` and one
+``upsert_contacts`` call, the writers chunking them), so the consumer keeps polling — and
+stays in its group — however long the CRMs take, and its offset is committed once both CRMs
+accepted or refused every record. When a CRM says Accord's share of its allowance is used
+(:class:`CrmLimitReached`) every partition is paused until the CRM takes calls again.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Any, TypeVar
+import contextlib
+from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
 
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from pydantic import ValidationError
-from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
+from aiokafka import (
+    AIOKafkaConsumer,
+    AIOKafkaProducer,
+    ConsumerRebalanceListener,
+    ConsumerRecord,
+    TopicPartition,
+)
+from aiokafka.errors import CommitFailedError, IllegalStateError
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    retry_if_not_exception_type,
+    wait_exponential_jitter,
+)
 
-from services.contracts.envelope import EnvelopeError, decode
-from services.contracts.events import LEAD_ROUTED, LeadRouted
+from services.contracts.events import LeadRouted
 from services.messaging.dead_letters import dead_letter_headers
 from services.messaging.topics import LEAD_DECISIONS, SYNC_DEAD_LETTERS
-from services.sync.crm_errors import RejectedByCrmError, TransientCrmError
+from services.sync.batch_plan import (
+    DeadLetter,
+    Decided,
+    Writes,
+    build_writes,
+    dead_letters,
+    read_batch,
+)
+from services.sync.crm_errors import CrmLimitReached, RejectedByCrmError, TransientCrmError
+from services.sync.crm_writes import BatchOutcome
 from services.sync.field_mapping import CrmMapping, hubspot_contact, salesforce_lead
 from services.sync.hubspot_writer import HubSpotWriter
 from services.sync.salesforce_writer import SalesforceWriter
@@ -24,6 +54,46 @@ from services.sync.settings import SyncSettings
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 SYNC_GROUP = "accord-sync"
+_POLL_MS = 500
+Written = tuple[Writes, BatchOutcome]
+
+
+class _Stopped(Exception):
+    """Stop was asked for before the batch was durable: leave it uncommitted."""
+
+
+class _CancelRevoked(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Abandons the batches of revoked partitions, uncommitted: their next owner redoes them
+    (every write is an idempotent upsert)."""
+
+    def __init__(self, tasks: dict[TopicPartition, asyncio.Task[None]]) -> None:
+        self._tasks = tasks
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        gone = [self._tasks.pop(tp) for tp in revoked if tp in self._tasks]
+        for task in gone:
+            task.cancel()
+        await asyncio.gather(*gone, return_exceptions=True)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        return None
+
+
+async def _sleep(seconds: float, stop: asyncio.Event) -> None:
+    """Sleep ``seconds``, or less if ``stop`` is set meanwhile."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+def _owners(owner_id: Callable[[str], str], decided: Sequence[Decided]) -> dict[str, str | None]:
+    """Each owner email's CRM id, ``None`` for an owner the CRM does not know."""
+    found: dict[str, str | None] = {}
+    for email in dict.fromkeys(d.decision.owner.email for d in decided):
+        try:
+            found[email] = owner_id(email)
+        except RejectedByCrmError:
+            found[email] = None
+    return found
 
 
 class SyncWorker:
@@ -36,73 +106,136 @@ class SyncWorker:
         self._salesforce = salesforce
         self._hubspot = hubspot
         self._dead_letters: AIOKafkaProducer | None = None
+        self._threads = asyncio.Semaphore(settings.max_concurrency)
+        self._tasks: dict[TopicPartition, asyncio.Task[None]] = {}
+        self._parked = 0  # writes waiting for a CRM's limit to lift
 
-    async def _until_done(self, crm: str, write: Callable[[], T]) -> T:
-        """Run a blocking CRM write off the event loop, retrying transient failures."""
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type(TransientCrmError),
-            wait=wait_exponential_jitter(initial=0.5, max=30),
-            before_sleep=lambda state: log.warning(
-                "sync.retrying", crm=crm, attempt=state.attempt_number,
-                error=str(state.outcome.exception() if state.outcome else "")),
-        ):
-            with attempt:
-                return await asyncio.to_thread(write)
-        raise AssertionError("unreachable")
+    def _write_salesforce(self, decided: Sequence[Decided]) -> Written:
+        lead = self._mapping.salesforce.lead
+        writes = build_writes(
+            "salesforce", decided, _owners(self._salesforce.owner_id, decided),
+            lambda d: d.lead_key, lambda d, owner: salesforce_lead(d, lead, owner))
+        return writes, self._salesforce.upsert_leads(lead.external_id_field, writes.records)
 
-    def _write_salesforce(self, decision: LeadRouted) -> None:
-        lead_mapping = self._mapping.salesforce.lead
-        owner = self._salesforce.owner_id(decision.owner.email)
-        fields = salesforce_lead(decision, lead_mapping, owner)
-        self._salesforce.upsert_lead(lead_mapping.external_id_field, decision.lead_key, fields)
+    def _write_hubspot(self, decided: Sequence[Decided]) -> Written:
+        contact = self._mapping.hubspot.contact
+        writes = build_writes(
+            "hubspot", decided, _owners(self._hubspot.owner_id, decided),
+            _hubspot_key, lambda d, owner: hubspot_contact(d, contact, owner))
+        return writes, self._hubspot.upsert_contacts(contact.id_property, writes.records)
 
-    def _write_hubspot(self, decision: LeadRouted) -> None:
-        contact_mapping = self._mapping.hubspot.contact
-        owner = self._hubspot.owner_id(decision.owner.email)
-        props = hubspot_contact(decision, contact_mapping, owner)
-        self._hubspot.upsert_contact(contact_mapping.id_property, decision.lead.email, props)
+    async def _until_done(self, crm: str, write: Callable[[], T], stop: asyncio.Event) -> T:
+        """Run a blocking CRM write off the event loop (at most ``max_concurrency`` at once),
+        retrying transient failures with backoff and waiting out a reached limit."""
+        while True:
+            try:
+                async for attempt in AsyncRetrying(
+                    retry=(retry_if_exception_type(TransientCrmError)
+                           & retry_if_not_exception_type(CrmLimitReached)),
+                    wait=wait_exponential_jitter(initial=0.5, max=30),
+                    stop=lambda _state: stop.is_set(),
+                    sleep=lambda seconds: _sleep(seconds, stop),
+                    before_sleep=lambda state: _log_retry(crm, state), reraise=True,
+                ):
+                    with attempt:
+                        async with self._threads:
+                            return await asyncio.to_thread(write)
+            except CrmLimitReached as exc:
+                log.warning("sync.parked", crm=crm, seconds=exc.resume_after_seconds,
+                            error=str(exc))
+                self._parked += 1
+                try:
+                    await _sleep(exc.resume_after_seconds, stop)
+                finally:
+                    self._parked -= 1
+            except TransientCrmError as exc:
+                if not stop.is_set():
+                    raise
+                raise _Stopped from exc
+            if stop.is_set():
+                raise _Stopped
 
     async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], reason: str,
-                           extra: dict[str, str]) -> None:
+                           extra: Mapping[str, str]) -> None:
         assert self._dead_letters is not None
         headers = dead_letter_headers(list(record.headers), topic=record.topic,
                                       partition=record.partition, offset=record.offset,
-                                      stage="sync", reason=reason, extra=extra)
+                                      stage="sync", reason=reason, extra=dict(extra))
         await self._dead_letters.send_and_wait(
             self._settings.kafka.topic(SYNC_DEAD_LETTERS), record.value, key=record.key,
             headers=headers)
         log.warning("sync.dead_lettered", reason=reason[:300], **extra)
 
-    async def process(self, record: ConsumerRecord[bytes, bytes]) -> None:
-        """Write one decision to both CRMs, or dead-letter what a CRM rejects."""
-        try:
-            envelope = decode(record.key, record.value, list(record.headers))
-            if envelope.type != LEAD_ROUTED:
-                return  # other decision types are not written to the CRMs
-            decision = LeadRouted.model_validate(envelope.data)
-        except (EnvelopeError, ValidationError) as exc:
-            await self._dead_letter(record, f"unreadable decision: {exc}", {"crm": "none"})
+    async def _send(self, letters: Sequence[DeadLetter]) -> None:
+        for letter in letters:
+            await self._dead_letter(letter.record, letter.reason, letter.extra)
+
+    async def process_batch(self, records: Sequence[ConsumerRecord[bytes, bytes]],
+                            stop: asyncio.Event) -> None:
+        """Write one partition's batch to both CRMs and dead-letter what they refuse; returns
+        once all of it is durable. Raises ``_Stopped`` if ``stop`` cut it short."""
+        batch = read_batch(records)
+        await self._send(batch.unreadable)
+        latest = list(batch.latest)
+        if not latest:
             return
-        writes: list[tuple[str, Callable[[], Any]]] = [
-            ("salesforce", lambda: self._write_salesforce(decision)),
-            ("hubspot", lambda: self._write_hubspot(decision)),
-        ]
-        for crm, write in writes:
-            try:
-                await self._until_done(crm, write)
-            except RejectedByCrmError as exc:
-                await self._dead_letter(record, str(exc), {"crm": crm, "code": exc.code})
-        log.info("sync.written", decision_id=decision.decision_id, stage=decision.stage)
+        both = [asyncio.create_task(self._until_done(
+                    "salesforce", lambda: self._write_salesforce(latest), stop)),
+                asyncio.create_task(self._until_done(
+                    "hubspot", lambda: self._write_hubspot(latest), stop))]
+        try:
+            written = await asyncio.gather(*both)
+        except BaseException:
+            for task in both:
+                task.cancel()
+            await asyncio.gather(*both, return_exceptions=True)
+            raise
+        for writes, outcome in written:
+            await self._send(dead_letters(writes, outcome))
+            log.info("sync.batch_written", crm=writes.crm, written=len(outcome.written),
+                     rejected=len(writes.refused) + len(outcome.rejected))
+
+    async def _process_partition(self, consumer: AIOKafkaConsumer, tp: TopicPartition,
+                                 records: list[ConsumerRecord[bytes, bytes]],
+                                 stop: asyncio.Event) -> None:
+        try:
+            await self.process_batch(records, stop)
+        except _Stopped:
+            log.info("sync.batch_left_uncommitted", partition=tp.partition,
+                     first_offset=records[0].offset)
+            return
+        try:
+            # Only now is every record of the batch written or dead-lettered.
+            await consumer.commit({tp: max(r.offset for r in records) + 1})
+        except (CommitFailedError, IllegalStateError) as exc:
+            # The partition went to another worker: it redoes the batch (upserts).
+            log.warning("sync.commit_lost", partition=tp.partition, error=str(exc))
+
+    def _pause_busy(self, consumer: AIOKafkaConsumer) -> None:
+        """Pause the partitions with a batch in flight, or all of them while parked; poll
+        keeps the consumer in its group and returns nothing for paused partitions."""
+        for tp, task in list(self._tasks.items()):
+            if task.done():
+                del self._tasks[tp]
+                task.result()  # a failure other than the CRMs' ends the worker
+        assigned = consumer.assignment()
+        paused = set(assigned) if self._parked else set(self._tasks) & assigned
+        if paused:
+            consumer.pause(*paused)
+        if assigned - paused:
+            consumer.resume(*(assigned - paused))
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Consume until ``stop`` is set; each offset is committed after its writes."""
+        """Consume until ``stop`` is set; each partition's offset is committed after its
+        batch is written."""
         kafka = self._settings.kafka
         consumer = AIOKafkaConsumer(
-            kafka.topic(LEAD_DECISIONS), bootstrap_servers=kafka.bootstrap_servers,
+            bootstrap_servers=kafka.bootstrap_servers,
             group_id=kafka.group(SYNC_GROUP), enable_auto_commit=False,
             auto_offset_reset="earliest", security_protocol=kafka.security_protocol,
             # The router writes decisions in transactions: never act on an aborted one.
             isolation_level="read_committed")
+        consumer.subscribe([kafka.topic(LEAD_DECISIONS)], listener=_CancelRevoked(self._tasks))
         self._dead_letters = AIOKafkaProducer(
             bootstrap_servers=kafka.bootstrap_servers, acks="all", enable_idempotence=True,
             security_protocol=kafka.security_protocol)
@@ -110,20 +243,29 @@ class SyncWorker:
         await consumer.start()
         try:
             while not stop.is_set():
-                batches = await consumer.getmany(timeout_ms=500, max_records=100)
+                self._pause_busy(consumer)
+                batches = await consumer.getmany(timeout_ms=_POLL_MS,
+                                                 max_records=self._settings.batch_size)
                 for tp, records in batches.items():
-                    await self._process_partition(consumer, tp, records, stop)
+                    if not records:
+                        continue
+                    if tp in self._tasks:  # not expected (paused): read them again later
+                        consumer.seek(tp, records[0].offset)
+                        continue
+                    consumer.pause(tp)
+                    self._tasks[tp] = asyncio.create_task(
+                        self._process_partition(consumer, tp, records, stop))
         finally:
+            stop.set()  # batches in flight end at their next CRM call, uncommitted
+            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
             await consumer.stop()
             await self._dead_letters.stop()
 
-    async def _process_partition(self, consumer: AIOKafkaConsumer, tp: TopicPartition,
-                                 records: list[ConsumerRecord[bytes, bytes]],
-                                 stop: asyncio.Event) -> None:
-        for record in records:
-            if stop.is_set():
-                return
-            await self.process(record)
-            # Commit each record once its effect is durable: a crash re-delivers at most
-            # the record in flight, and its upserts are idempotent.
-            await consumer.commit({tp: record.offset + 1})
+
+def _hubspot_key(decision: LeadRouted) -> str:
+    return str(decision.lead.email)
+
+
+def _log_retry(crm: str, state: RetryCallState) -> None:
+    log.warning("sync.retrying", crm=crm, attempt=state.attempt_number,
+                error=str(state.outcome.exception() if state.outcome else ""))

@@ -1,0 +1,336 @@
+"""One real sync process against both CRM sandboxes: a partition's decisions are written as
+one batch per CRM, superseded decisions are not written, an unknown owner is dead-lettered
+alone, and the offsets are committed once everything is durable."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from simple_salesforce import format_soql
+
+from deploy.local.kafka_broker import REPO_ROOT
+from services.contracts.envelope import encode
+from services.contracts.events import LEAD_ROUTED, LeadRouted
+from services.contracts.lead_key import lead_key_for
+from services.messaging.dead_letters import PREFIX
+from services.messaging.settings import KafkaSettings
+from services.messaging.topics import LEAD_DECISIONS, SYNC_DEAD_LETTERS
+from services.sync.batch_plan import UNKNOWN_OWNER
+from services.sync.crm_errors import CrmLimitReached
+from services.sync.crm_writes import BatchOutcome
+from services.sync.field_mapping import load_mapping
+from services.sync.settings import SyncSettings
+from services.sync.worker import SYNC_GROUP, SyncWorker
+from tests.builders import an_example_of
+from tests.conftest import free_port, read_records
+from tests.integration.sandboxes.conftest import SalesforceSandbox, running_sandbox
+from tests.integration.sandboxes.hubspot_fixture import HubSpotSandbox, start_hubspot_sandbox
+from tests.integration.sandboxes.salesforce_client import connect
+from tests.integration.service_processes import ServiceProcess, start_service
+
+pytestmark = pytest.mark.integration
+T = TypeVar("T")
+LEADS = 300
+GHOST = "ghost.rep@accord.example"  # an owner neither CRM knows
+
+
+@pytest.fixture(scope="module")
+def salesforce(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SalesforceSandbox]:
+    sandbox = running_sandbox(tmp_path_factory)
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
+
+
+@pytest.fixture(scope="module")
+def hubspot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubSpotSandbox]:
+    sandbox = start_hubspot_sandbox(tmp_path_factory.mktemp("hubspot") / "data")
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
+
+
+@pytest.fixture
+def client_name() -> str:
+    """The Sforce-Call-Options client sync calls as: the sandbox counts its calls apart."""
+    return f"accord-sync-{uuid.uuid4().hex[:8]}"
+
+
+def sync_env(kafka: KafkaSettings, salesforce: SalesforceSandbox, hubspot: HubSpotSandbox,
+             client_name: str, **overrides: str) -> dict[str, str]:
+    """The settings of a sync process on ``kafka``'s topics against both sandboxes."""
+    return {
+        "ACCORD_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "ACCORD_KAFKA_TOPIC_PREFIX": kafka.topic_prefix,
+        "ACCORD_SYNC_SALESFORCE_TOKEN_URL": salesforce.token_url,
+        "ACCORD_SYNC_SALESFORCE_CLIENT_ID": salesforce.client_id,
+        "ACCORD_SYNC_SALESFORCE_CLIENT_SECRET": salesforce.client_secret,
+        "ACCORD_SYNC_SALESFORCE_CA_BUNDLE": str(salesforce.ca_path),
+        "ACCORD_SYNC_SALESFORCE_CLIENT_NAME": client_name,
+        "ACCORD_SYNC_HUBSPOT_BASE_URL": hubspot.base_url,
+        "ACCORD_SYNC_HUBSPOT_ACCESS_TOKEN": hubspot.access_token,
+        **overrides,
+    }
+
+
+@pytest.fixture
+def sync(fresh_kafka: KafkaSettings, salesforce: SalesforceSandbox, hubspot: HubSpotSandbox,
+         client_name: str, tmp_path: Path) -> Iterator[ServiceProcess]:
+    """One sync process on this test's topics, started after its mapping check passed."""
+    process = start_service("services.sync", sync_env(fresh_kafka, salesforce, hubspot,
+                                                      client_name), tmp_path / "sync.log")
+    try:
+        eventually(lambda: "sync.mapping_checked" in process.output() or None,
+                   "the start-up mapping check", process, timeout=60)
+        yield process
+    finally:
+        process.stop()
+
+
+def eventually(probe: Callable[[], T | None], what: str, process: ServiceProcess,
+               timeout: float = 90.0) -> T:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.popen.poll() is None, f"sync exited:\n{process.output()[-3000:]}"
+        found = probe()
+        if found is not None:
+            return found
+        time.sleep(0.5)
+    raise AssertionError(f"{what} did not happen within {timeout}s:\n"
+                         f"{process.output()[-3000:]}")
+
+
+def a_decision(email: str, company: str, score: int, owner: str | None = None) -> LeadRouted:
+    example: LeadRouted = an_example_of(LEAD_ROUTED)
+    return example.model_copy(update={
+        "lead_key": lead_key_for(email), "score": score, "decision_id": uuid.uuid4().hex,
+        "lead": example.lead.model_copy(update={"email": email, "company": company}),
+        "owner": example.owner.model_copy(update={"email": owner or example.owner.email})})
+
+
+async def publish_in_one_transaction(kafka: KafkaSettings, decisions: list[LeadRouted]) -> int:
+    """Publish to partition 0 as the router does (a transaction, read_committed consumers
+    see all of it at once); returns the last record's offset."""
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers,
+                                transactional_id=f"test-{uuid.uuid4().hex[:8]}")
+    await producer.start()
+    try:
+        async with producer.transaction():
+            sent = [await producer.send(kafka.topic(LEAD_DECISIONS), r.value, key=r.key,
+                                        headers=r.headers, partition=0)
+                    for r in (encode(LEAD_ROUTED, "/test", d.lead_key, d) for d in decisions)]
+        return max([(await s).offset for s in sent])
+    finally:
+        await producer.stop()
+
+
+async def committed(kafka: KafkaSettings) -> int:
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(kafka.group(SYNC_GROUP))
+    finally:
+        await admin.close()
+    meta = offsets.get(TopicPartition(kafka.topic(LEAD_DECISIONS), 0))
+    return meta.offset if meta is not None else -1
+
+
+def salesforce_calls(sandbox: SalesforceSandbox, client: str) -> int:
+    answer = sandbox.admin("GET", "/usage")
+    assert answer.status_code == 200, answer.text
+    return int(answer.json()["by_client"].get(client, 0))
+
+
+def hubspot_calls(sandbox: HubSpotSandbox) -> int:
+    """Calls the sandbox counted today, this one included."""
+    headers = httpx.get(f"{sandbox.base_url}/crm/v3/owners/", params={"limit": 1},
+                        headers={"Authorization": f"Bearer {sandbox.access_token}"},
+                        trust_env=False, timeout=10).headers
+    return int(headers["X-HubSpot-RateLimit-Daily"]) - int(
+        headers["X-HubSpot-RateLimit-Daily-Remaining"])
+
+
+def hubspot_contacts(sandbox: HubSpotSandbox, marker: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    after: str | None = None
+    while True:
+        params: dict[str, Any] = {"limit": 100, "properties": "email,accord_score",
+                                  **({"after": after} if after else {})}
+        page = httpx.get(f"{sandbox.base_url}/crm/v3/objects/contacts", params=params,
+                         headers={"Authorization": f"Bearer {sandbox.access_token}"},
+                         trust_env=False, timeout=10).json()
+        found += [c for c in page["results"] if marker in (c["properties"]["email"] or "")]
+        after = page.get("paging", {}).get("next", {}).get("after")
+        if after is None:
+            return found
+
+
+async def test_given_300_decisions_when_synced_then_written_in_few_batch_calls_and_committed(
+        sync: ServiceProcess, fresh_kafka: KafkaSettings, salesforce: SalesforceSandbox,
+        hubspot: HubSpotSandbox, client_name: str):
+    tag = uuid.uuid4().hex[:8]
+    company = f"Batch {tag}"
+    emails = [f"lead{i}.{tag}@batch.example" for i in range(LEADS)]
+    superseded = a_decision(emails[0], company, score=11)
+    ghost = a_decision(f"ghost.{tag}@batch.example", company, score=5, owner=GHOST)
+    decisions = [superseded, *(a_decision(e, company, score=i % 90 + 1)
+                               for i, e in enumerate(emails)), ghost]
+    decisions[1] = a_decision(emails[0], company, score=77)  # the later one for lead 0 wins
+    sf_before, hs_before = salesforce_calls(salesforce, client_name), hubspot_calls(hubspot)
+
+    last_offset = await publish_in_one_transaction(fresh_kafka, decisions)
+
+    deadline = time.monotonic() + 90
+    while await committed(fresh_kafka) < last_offset + 1:
+        assert time.monotonic() < deadline, f"not committed:\n{sync.output()[-3000:]}"
+        assert sync.popen.poll() is None, f"sync exited:\n{sync.output()[-3000:]}"
+        await asyncio.sleep(0.5)
+
+    # One batch: Salesforce 200 + 100 Leads, HubSpot 3 x 100 contacts; plus one owner lookup
+    # each for the rule's owner and for the ghost (cached owners cost nothing).
+    owner_lookups = 2
+    sf_calls = salesforce_calls(salesforce, client_name) - sf_before
+    hs_calls = hubspot_calls(hubspot) - hs_before - 1  # minus the counting call itself
+    print(f"salesforce calls {sf_calls}, hubspot calls {hs_calls} for {len(decisions)} records")
+    assert sf_calls - owner_lookups <= 3
+    assert hs_calls - owner_lookups <= 5
+
+    sf = connect(salesforce)
+    soql = format_soql("SELECT Accord_Lead_Key__c, Accord_Score__c FROM Lead "
+                       "WHERE Company = {}", company)
+    leads = sf.query_all(soql)["records"]
+    assert sorted(r["Accord_Lead_Key__c"] for r in leads) == sorted(
+        lead_key_for(e) for e in emails)  # each once; the ghost's lead is not written
+    assert {r["Accord_Lead_Key__c"]: r["Accord_Score__c"] for r in leads}[
+        lead_key_for(emails[0])] == 77
+    contacts = hubspot_contacts(hubspot, tag)
+    assert sorted(c["properties"]["email"] for c in contacts) == sorted(emails)
+    assert {c["properties"]["email"]: c["properties"]["accord_score"] for c in contacts}[
+        emails[0]] == "77"
+
+    letters = await read_records(fresh_kafka, SYNC_DEAD_LETTERS, 2, within=30, settle=1.0)
+    assert len(letters) == 2
+    assert {dict(r.headers)[f"{PREFIX}crm"] for r in letters} == {b"salesforce", b"hubspot"}
+    for letter in letters:
+        headers = dict(letter.headers)
+        assert headers[f"{PREFIX}code"] == UNKNOWN_OWNER.encode()
+        assert letter.key == ghost.lead_key.encode()
+        assert headers["ce_type"] == LEAD_ROUTED.encode()  # the original record's headers
+
+
+def test_given_a_mapping_that_does_not_fit_when_sync_starts_then_it_exits_2_saying_why(
+        kafka: KafkaSettings, salesforce: SalesforceSandbox, hubspot: HubSpotSandbox,
+        client_name: str, tmp_path: Path):
+    mapping = (REPO_ROOT / "mappings" / "crm.yaml").read_text()
+    broken = tmp_path / "crm.yaml"
+    broken.write_text(mapping.replace("title: Title", "title: Job_Title__c")
+                      .replace("id_property: email", "id_property: email_address"))
+
+    process = start_service("services.sync", sync_env(
+        kafka, salesforce, hubspot, client_name, ACCORD_SYNC_MAPPING_FILE=str(broken)),
+        tmp_path / "sync.log")
+    try:
+        status = process.popen.wait(60)
+    finally:
+        process.stop()
+
+    output = process.output()
+    assert status == 2, output[-3000:]
+    assert "Job_Title__c" in output and "email_address" in output
+    assert "Traceback" not in output
+
+
+def test_given_a_crm_away_at_start_when_sync_starts_then_it_keeps_asking_until_stopped(
+        kafka: KafkaSettings, salesforce: SalesforceSandbox, hubspot: HubSpotSandbox,
+        client_name: str, tmp_path: Path):
+    away = f"http://127.0.0.1:{free_port()}"  # nobody listens there
+    process = start_service("services.sync", sync_env(
+        kafka, salesforce, hubspot, client_name, ACCORD_SYNC_HUBSPOT_BASE_URL=away),
+        tmp_path / "sync.log")
+    try:
+        eventually(lambda: process.output().count("sync.crm_unreachable_at_start") >= 2 or None,
+                   "two attempts to reach HubSpot", process, timeout=30)
+    finally:
+        status = process.stop()
+
+    assert status == 0, process.output()[-3000:]
+    assert "Traceback" not in process.output()
+
+
+class FakeCrm:
+    """A CRM writer whose first write finds Accord's share used up (CrmLimitReached)."""
+
+    def __init__(self, crm: str, park_seconds: float) -> None:
+        self.crm = crm
+        self.park_seconds = park_seconds
+        self.calls: list[tuple[float, int]] = []  # when, how many records
+
+    def owner_id(self, email: str) -> str:
+        return "005000000000001AAA" if self.crm == "salesforce" else "41000001"
+
+    def _upsert(self, records: list[Any]) -> BatchOutcome:
+        self.calls.append((time.monotonic(), len(records)))
+        if len(self.calls) == 1:
+            raise CrmLimitReached(self.crm, "share used", self.park_seconds)
+        return BatchOutcome(written={r.key: f"id-{r.key}" for r in records})
+
+    def upsert_leads(self, external_id_field: str, records: list[Any]) -> BatchOutcome:
+        return self._upsert(records)
+
+    def upsert_contacts(self, id_property: str, records: list[Any]) -> BatchOutcome:
+        return self._upsert(records)
+
+
+async def test_given_a_crm_limit_when_syncing_then_parked_polling_paused_and_committed_after(
+        fresh_kafka: KafkaSettings, monkeypatch: pytest.MonkeyPatch):
+    polls: list[tuple[float, frozenset[Any], int]] = []
+    real_getmany = AIOKafkaConsumer.getmany
+
+    async def spied_getmany(consumer: AIOKafkaConsumer, *args: Any, **kwargs: Any) -> Any:
+        found = await real_getmany(consumer, *args, **kwargs)
+        polls.append((time.monotonic(), frozenset(consumer.paused()),
+                      sum(len(v) for v in found.values())))
+        return found
+
+    monkeypatch.setattr(AIOKafkaConsumer, "getmany", spied_getmany)
+    salesforce, hubspot = FakeCrm("salesforce", 3.0), FakeCrm("hubspot", 0.0)
+    settings = SyncSettings(kafka=fresh_kafka)
+    worker = SyncWorker(settings, load_mapping(REPO_ROOT / "mappings" / "crm.yaml"),
+                        salesforce, hubspot)  # type: ignore[arg-type]
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    try:
+        tag = uuid.uuid4().hex[:8]
+        last = await publish_in_one_transaction(fresh_kafka, [
+            a_decision(f"p{i}.{tag}@park.example", "Park Co", score=i + 1) for i in range(5)])
+        deadline = time.monotonic() + 30
+        while await committed(fresh_kafka) < last + 1:
+            assert time.monotonic() < deadline and not running.done()
+            if salesforce.calls and len(salesforce.calls) == 1:
+                assert await committed(fresh_kafka) < last + 1  # parked: nothing committed
+            await asyncio.sleep(0.2)
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 30)
+
+    (parked_at, sent), (resumed_at, sent_again) = salesforce.calls
+    assert sent == sent_again == 5
+    assert resumed_at - parked_at >= 3.0
+    # While parked the consumer kept polling, every partition of the decisions paused.
+    during = [p for p in polls if parked_at + 0.5 < p[0] < resumed_at - 0.2]
+    assert len(during) >= 3
+    topic = fresh_kafka.topic(LEAD_DECISIONS)
+    assert all(TopicPartition(topic, 0) in paused and count == 0
+               for _, paused, count in during)
+    assert all(len({tp for tp in paused if tp.topic == topic}) == 6 for _, paused, _ in during)

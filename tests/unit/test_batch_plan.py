@@ -1,0 +1,150 @@
+"""What a batch of decisions comes to: the last decision per lead, the records for each CRM,
+and the dead letters for what is refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiokafka import ConsumerRecord
+
+from deploy.local.kafka_broker import REPO_ROOT
+from services.contracts.envelope import encode
+from services.contracts.events import LEAD_ROUTED, LEAD_SCORED, LeadRouted, LeadScored
+from services.sync.batch_plan import (
+    UNKNOWN_OWNER,
+    Decided,
+    build_writes,
+    dead_letters,
+    read_batch,
+)
+from services.sync.crm_writes import BatchOutcome, RecordRejected
+from services.sync.field_mapping import hubspot_contact, load_mapping, salesforce_lead
+from tests.builders import an_example_of
+
+MAPPING = load_mapping(REPO_ROOT / "mappings" / "crm.yaml")
+MARIA = "maria.garcia@accord.example"
+
+
+def a_decision(email: str, score: int = 50, owner: str = MARIA) -> LeadRouted:
+    example: LeadRouted = an_example_of(LEAD_ROUTED)
+    return example.model_copy(update={
+        "lead_key": email, "score": score, "decision_id": f"d-{email}-{score}",
+        "lead": example.lead.model_copy(update={"email": email}),
+        "owner": example.owner.model_copy(update={"email": owner})})
+
+
+def a_record(offset: int, event: Any, event_type: str = LEAD_ROUTED) -> ConsumerRecord:
+    encoded = encode(event_type, "/test", event.lead_key, event)
+    return ConsumerRecord("decisions", 0, offset, 0, 0, encoded.key, encoded.value, None,
+                          len(encoded.key), len(encoded.value), encoded.headers)
+
+
+def a_raw_record(offset: int, value: bytes) -> ConsumerRecord:
+    return ConsumerRecord("decisions", 0, offset, 0, 0, b"k", value, None, 1, len(value),
+                          [("ce_type", LEAD_ROUTED.encode())])
+
+
+def test_given_two_decisions_for_one_lead_when_read_then_only_the_last_is_kept():
+    records = [a_record(10, a_decision("ann@a.example", score=10)),
+               a_record(11, a_decision("bo@b.example", score=20)),
+               a_record(12, a_decision("ann@a.example", score=30))]
+
+    batch = read_batch(records)
+
+    assert [(d.decision.lead_key, d.decision.score, d.record.offset) for d in batch.latest] == [
+        ("bo@b.example", 20, 11), ("ann@a.example", 30, 12)]
+    assert batch.unreadable == ()
+
+
+def test_given_records_out_of_offset_order_when_read_then_the_highest_offset_wins():
+    records = [a_record(12, a_decision("ann@a.example", score=30)),
+               a_record(10, a_decision("ann@a.example", score=10))]
+
+    batch = read_batch(records)
+
+    assert [d.decision.score for d in batch.latest] == [30]
+
+
+def test_given_other_decision_types_when_read_then_they_are_skipped_not_dead_lettered():
+    scored = LeadScored(**dict(a_decision("ann@a.example")))
+
+    batch = read_batch([a_record(1, scored, LEAD_SCORED)])
+
+    assert batch.latest == () and batch.unreadable == ()
+
+
+def test_given_an_undecodable_record_when_read_then_it_is_a_dead_letter_with_the_reason():
+    broken = a_raw_record(7, b"{not json")
+
+    batch = read_batch([broken, a_record(8, a_decision("ann@a.example"))])
+
+    assert len(batch.latest) == 1
+    [letter] = batch.unreadable
+    assert letter.record is broken
+    assert letter.reason.startswith("unreadable decision:")
+    assert letter.extra == {"crm": "none"}
+
+
+def test_given_decisions_and_known_owners_when_built_then_one_record_per_lead_with_mapping():
+    decided = list(read_batch([a_record(1, a_decision("ann@a.example")),
+                               a_record(2, a_decision("bo@b.example"))]).latest)
+    lead = MAPPING.salesforce.lead
+
+    writes = build_writes("salesforce", decided, {MARIA: "005X"}, lambda d: d.lead_key,
+                          lambda d, owner: salesforce_lead(d, lead, owner))
+
+    assert [r.key for r in writes.records] == ["ann@a.example", "bo@b.example"]
+    assert writes.records[0].fields == salesforce_lead(decided[0].decision, lead, "005X")
+    assert writes.records[0].fields["OwnerId"] == "005X"
+    assert writes.refused == ()
+    assert writes.sources["bo@b.example"] is decided[1]
+
+
+def test_given_an_owner_the_crm_lacks_when_built_then_that_record_alone_is_refused():
+    decided = list(read_batch([
+        a_record(1, a_decision("ann@a.example")),
+        a_record(2, a_decision("bo@b.example", owner="ghost@accord.example"))]).latest)
+    contact = MAPPING.hubspot.contact
+
+    writes = build_writes("hubspot", decided, {MARIA: "41000001", "ghost@accord.example": None},
+                          lambda d: str(d.lead.email),
+                          lambda d, owner: hubspot_contact(d, contact, owner))
+
+    assert [r.key for r in writes.records] == ["ann@a.example"]
+    [refused] = writes.refused
+    assert (refused.key, refused.crm, refused.code) == ("bo@b.example", "hubspot", UNKNOWN_OWNER)
+    assert "ghost@accord.example" in refused.message
+
+
+def test_given_refusals_when_dead_lettered_then_one_per_record_with_crm_code_and_fields():
+    decided = list(read_batch([
+        a_record(1, a_decision("ann@a.example", score=1)),
+        a_record(2, a_decision("bo@b.example", owner="ghost@accord.example")),
+        a_record(3, a_decision("ann@a.example", score=2))]).latest)
+    writes = build_writes("salesforce", decided, {MARIA: "005X", "ghost@accord.example": None},
+                          lambda d: d.lead_key, lambda d, owner: {"OwnerId": owner})
+    outcome = BatchOutcome(rejected=(RecordRejected(
+        key="ANN@a.example", crm="salesforce", code="FIELD_CUSTOM_VALIDATION_EXCEPTION",
+        message="Title is too long", fields=("Title", "Company"), correlation_id="c-1"),))
+
+    letters = dead_letters(writes, outcome)
+
+    by_code = {letter.extra["code"]: letter for letter in letters}
+    assert set(by_code) == {UNKNOWN_OWNER, "FIELD_CUSTOM_VALIDATION_EXCEPTION"}
+    rejected = by_code["FIELD_CUSTOM_VALIDATION_EXCEPTION"]
+    assert rejected.record.offset == 3  # the decision that was written for that lead
+    assert rejected.extra == {
+        "crm": "salesforce", "code": "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+        "message": "Title is too long", "fields": "Title,Company", "correlation_id": "c-1",
+        "lead_key": "ann@a.example"}
+    assert "Title is too long" in rejected.reason
+    assert by_code[UNKNOWN_OWNER].record.offset == 2
+    assert by_code[UNKNOWN_OWNER].extra["crm"] == "salesforce"
+
+
+def test_given_everything_written_when_dead_lettered_then_nothing_is_sent():
+    decided = [Decided(a_record(1, a_decision("ann@a.example")), a_decision("ann@a.example"))]
+    writes = build_writes("hubspot", decided, {MARIA: "1"}, lambda d: d.lead_key,
+                          lambda d, owner: {})
+
+    assert dead_letters(writes, BatchOutcome(written={"ann@a.example": "9"})) == []
