@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from services.contracts.events import (
     EngagementRecorded,
@@ -80,6 +80,9 @@ class GoldenRecord(BaseModel):
         return event_id in self.recent_event_ids
 
 
+_FIELD_VALUES = TypeAdapter(dict[str, FieldValue])
+
+
 def new_record(lead_key: str) -> GoldenRecord:
     """An empty record for a lead seen for the first time."""
     return GoldenRecord(lead_key=lead_key)
@@ -89,10 +92,13 @@ def merge_captured(record: GoldenRecord, event_id: str, event: LeadCaptured,
                    source: str) -> GoldenRecord:
     """Apply a captured lead: for each field it carries, the newer value wins."""
     merged = dict(record.fields)
-    for name, value in event.fields.model_dump(exclude_none=True).items():
-        current = merged.get(name)
-        if current is None or event.captured_at >= current.at:
-            merged[name] = FieldValue(value=value, source=source, at=event.captured_at)
+    at = event.captured_at
+    # The hot path: the event's fields as they are (model_dump(exclude_none=True) gives the
+    # same, slower), and one validation for all new values rather than one model per value.
+    newer = {name: {"value": value, "source": source, "at": at}
+             for name, value in event.fields.__dict__.items()
+             if value is not None and (name not in merged or at >= merged[name].at)}
+    merged.update(_FIELD_VALUES.validate_python(newer))
     touch = Touch(channel=event.fields.lead_source or event.channel,
                   campaign=event.fields.campaign, at=event.captured_at)
     return record.model_copy(update={"fields": merged, "recent_event_ids": seen(record, event_id),

@@ -9,7 +9,10 @@ condition's line, not a condition that silently never holds.
 
 from __future__ import annotations
 
+import functools
 import re
+import string
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -56,17 +59,21 @@ def _hint_for(message: str) -> str:
 
 @dataclass(frozen=True)
 class Condition:
-    """A compiled CEL condition over ``lead`` (map of fields), ``score`` and ``stage``."""
+    """A compiled CEL condition over ``lead`` (map of fields), ``score`` and ``stage``; what
+    runs is ``fast_source`` (see ``fast_regex``), ``_as_written`` only to report an error."""
 
     source: str
+    fast_source: str
     _program: Any
+    _as_written: Any
 
     def holds(self, bindings: Bindings) -> bool:
         """Evaluate; a runtime error (a misspelt field, a type clash) raises ConditionError."""
         result = self._program.eval(bindings.activation)
+        if result.type() == cel.Type.ERROR:  # the error as written names `matches`
+            result = self._as_written.eval(bindings.activation)
         if result.type() == cel.Type.ERROR:
-            raise ConditionError(_runtime_message(str(result.value())),
-                                 _runtime_hint(str(result.value())), source=self.source)
+            raise ConditionError(*_runtime_error(str(result.value())), source=self.source)
         value = result.value()
         if not isinstance(value, bool):
             raise ConditionError(f"gave {value!r}, not true or false",
@@ -75,29 +82,19 @@ class Condition:
         return value
 
 
-def _runtime_message(message: str) -> str:
+def _runtime_error(message: str) -> tuple[str, str]:
+    """The message and the hint for an evaluation error."""
     missing = re.search(r'Key not found in map : "([^"]+)"', message)
     if missing:
-        return f"unknown field `lead.{missing.group(1)}`"
-    return f"evaluation failed: {message}"
-
-
-def _runtime_hint(message: str) -> str:
-    missing = re.search(r'Key not found in map : "([^"]+)"', message)
-    if missing:
-        return (f"there is no lead field '{missing.group(1)}'; fields: "
+        return (f"unknown field `lead.{missing.group(1)}`",
+                f"there is no lead field '{missing.group(1)}'; fields: "
                 + ", ".join(sorted(LEAD_FIELD_DEFAULTS)))
-    return _hint_for(message)
+    return f"evaluation failed: {message}", _hint_for(message)
 
 
 _TYPES: dict[str, Any] = {
-    "lead": cel.Type.Map(cel.Type.STRING, cel.Type.DYN),
-    "score": cel.Type.INT,
-    "stage": cel.Type.STRING,
-    "owner": cel.Type.STRING,
-    "account": cel.Type.STRING,
-    "classification": cel.Type.STRING,
-}
+    "lead": cel.Type.Map(cel.Type.STRING, cel.Type.DYN), "score": cel.Type.INT,
+    **dict.fromkeys(("stage", "owner", "account", "classification"), cel.Type.STRING)}
 VARIABLES = frozenset(_TYPES)
 _ENVS: dict[frozenset[str], Any] = {}
 
@@ -136,7 +133,8 @@ def compile_condition(source: str, unavailable: Mapping[str, str] | None = None)
         message = match.group(3) if match else text
         column = int(match.group(2)) + 1 if match else None
         raise ConditionError(*_explain(message, missing), column) from exc
-    condition = Condition(source, program)
+    fast = fast_regex(source)
+    condition = Condition(source, fast, _FAST_ENV.compile(fast), program)
     # A misspelt field only shows when evaluated: try it once on a lead with every field.
     condition.holds(Bindings(dict(LEAD_FIELD_DEFAULTS)))
     return condition
@@ -169,11 +167,10 @@ _GROUPS: dict[tuple[str, ...], Any] = {}
 
 
 def _group_program(conditions: Sequence[Condition]) -> Any:
-    sources = tuple(c.source for c in conditions)
+    sources = tuple(c.fast_source for c in conditions)
     if sources not in _GROUPS:
         # Already compiled one by one, so the list of them compiles too.
-        _GROUPS[sources] = _env(VARIABLES).compile(
-            "[" + ", ".join(f"({s})" for s in sources) + "]")
+        _GROUPS[sources] = _FAST_ENV.compile("[" + ", ".join(f"({s})" for s in sources) + "]")
     return _GROUPS[sources]
 
 
@@ -213,3 +210,90 @@ def first_holding(conditions: Sequence[Condition], bindings: Bindings) -> int | 
         return next((i for i, c in enumerate(conditions) if c.holds(bindings)), None)
     return next((i for i, v in enumerate(values) if v), None)
 
+
+# Fast `matches`. cel-expr-python compiles the RE2 pattern of `matches` at every call (~75 µs)
+# and lets nobody override or re-declare `matches`. So a condition is checked, and its errors
+# reported, as written, but what runs is a copy with each `x.matches('literal')` and
+# `matches(lead.field, 'literal')` renamed `re_search`: the same partial match, the pattern
+# compiled once for Python's `re`. Only patterns `re` reads as RE2 does on ordinary text
+# (printable ASCII and tabs) are renamed, and RE2 itself still searches any other text.
+_SEARCH = "re_search"
+_STR = r"""[bB]?(?:[rR](?:'''[\s\S]*?'''|\"\"\"[\s\S]*?\"\"\"|'[^'\r\n]*'|"[^"\r\n]*")
+    |'''(?:\\[\s\S]|[^\\])*?'''|\"\"\"(?:\\[\s\S]|[^\\])*?\"\"\"
+    |'(?:\\.|[^'\\\r\n])*'|"(?:\\.|[^"\\\r\n])*")"""
+# Left to right, a string or a comment is skipped whole, so no call is seen inside one.
+_CALL = re.compile(rf"""(?P<member>\.\s*)matches(?P<margs>\s*\(\s*(?P<mlit>{_STR})\s*\))
+    |matches(?P<gargs>\s*\(\s*[A-Za-z_]\w*(?:\s*\.\s*[A-Za-z_]\w*)*\s*,\s*(?P<glit>{_STR})\s*\))
+    |{_STR}|//[^\n]*|[A-Za-z_]\w*|[\s\S]""", re.X)
+# A piece of a pattern: an escape, a class, a group opening, a repetition, or a character.
+_PIECE = re.compile(r"\\.|\[\^?\]?(?:\\.|[^]\\])*\]|\(\?:?|\{\d+(?:,\d*)?\}|.", re.S)
+_CLASS_ESCAPES = frozenset("dDwWsStnrfv" + string.punctuation)
+_ORDINARY_TEXT = re.compile(r"[\t\x20-\x7e]*")
+_COMPILED: dict[str, re.Pattern[str]] = {}
+
+
+def fast_regex(source: str) -> str:
+    """``source`` with ``matches`` renamed ``re_search`` where the pattern allows it (and
+    the condition has no backticks: rare, and not worth reading right here)."""
+    return source if "`" in source else _CALL.sub(_renamed, source)
+
+
+def _renamed(call: re.Match[str]) -> str:
+    literal = call.group("mlit") or call.group("glit")
+    if literal is None or not _usable(literal):
+        return call.group(0)
+    return (call.group("member") or "") + _SEARCH + (call.group("margs") or call.group("gargs"))
+
+
+def _usable(literal: str) -> bool:
+    pattern = cel.NewEnv().compile(literal).eval().value()
+    if not isinstance(pattern, str) or not _read_alike(pattern):
+        return False  # bytes, or outside the subset
+    try:
+        _native_search("", pattern)  # RE2 accepts it
+        with warnings.catch_warnings(action="error"):
+            _COMPILED.setdefault(pattern, re.compile(pattern))
+    except (ValueError, re.error, Warning):
+        return False
+    return True
+
+
+def _read_alike(pattern: str) -> bool:
+    r"""The RE2 subset Python reads alike on ordinary text: ASCII; leading i/m/s flags;
+    (), (?:), |, repetition, classes (no nested [ or set operations), \d \w \s \b \A, \D \W
+    \S, escaped punctuation. Not `{,n}`, `[[:alpha:]]`, `\B` (never in '' for Python), `\Z`,
+    inline flags; `$` and `\s` differ at newlines only, absent from ordinary text."""
+    flags = re.match(r"\(\?[ims]+\)", pattern)
+    for piece in _PIECE.findall(pattern, flags.end() if flags else 0):
+        if piece[0] == "[":  # in a class \b is a backspace to Python
+            inner = re.sub(r"\\.", "", piece[1:-1])
+            if not set(re.findall(r"\\(.)", piece)) <= _CLASS_ESCAPES \
+                    or re.search(r"\[|--|&&|~~|\|\|", inner):
+                return False
+        elif piece in ("[", "(?", "{") or (
+                piece[0] == "\\" and piece[1:] not in _CLASS_ESCAPES | {"b", "A"}):
+            return False
+    return pattern.isascii()
+
+
+@functools.lru_cache(maxsize=4096)
+def _native_search(text: str, pattern: str) -> bool:
+    """RE2's answer via CEL (slow); raising fails the condition, then run as written."""
+    result = _NATIVE.eval(data={"text": text, "pattern": pattern})
+    if result.type() == cel.Type.ERROR:
+        raise ValueError(str(result.value()))
+    return bool(result.value())
+
+
+def _re_search(text: str, pattern: str) -> bool:
+    if _ORDINARY_TEXT.fullmatch(text):
+        return _COMPILED[pattern].search(text) is not None
+    return _native_search(text, pattern)
+
+
+_NATIVE = cel.NewEnv(variables={"text": cel.Type.STRING, "pattern": cel.Type.STRING}
+                     ).compile("text.matches(pattern)")
+# Both forms, `text.re_search(pattern)` and `re_search(text, pattern)`.
+_FAST_ENV = cel.NewEnv(variables=_TYPES, functions=[cel.FunctionDecl(_SEARCH, [
+    cel.Overload(f"{prefix}re_search_string", cel.Type.BOOL, [cel.Type.STRING] * 2,
+                 is_member=bool(prefix), impl=_re_search) for prefix in ("string_", "")])])
