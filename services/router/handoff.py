@@ -12,11 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from services.contracts.envelope import Envelope, KafkaRecord, encode
+from services.contracts.envelope import Envelope
 from services.contracts.events import LeadRouted
 from services.router.golden_record import GoldenRecord, seen
 from services.router.handoff_messages import (
-    POOL_PICK_REQUESTED,
     PoolPickMade,
     PoolPickRequested,
     routing_request_id,
@@ -25,7 +24,6 @@ from services.router.rules.model import RuleSet
 from services.router.sla import SlaClock, record_touch, start_clock
 
 SLA_PREFIX = "sla:"
-ROUTER_SOURCE = "/accord/router"
 
 
 def sla_key(lead_key: str) -> str:
@@ -44,12 +42,12 @@ def clock_bytes(clock: SlaClock) -> bytes:
     return clock.model_dump_json().encode()
 
 
-def pick_request(decision: LeadRouted, pool: str) -> KafkaRecord:
-    """Ask ``pool`` to pick the owner of a routing decision (keyed by pool name)."""
-    request_id = routing_request_id(decision.lead_key, decision.decision_id)
-    request = PoolPickRequested(request_id=request_id, pool=pool, reason="routing",
-                                draft=decision)
-    return encode(POOL_PICK_REQUESTED, ROUTER_SOURCE, pool, request, event_id=request_id)
+def pick_request(decision: LeadRouted, pool: str) -> PoolPickRequested:
+    """Ask ``pool`` to pick the owner of a routing decision (sent keyed by pool name, under
+    ``routing_request_id`` as its event id)."""
+    return PoolPickRequested(request_id=routing_request_id(decision.lead_key,
+                                                           decision.decision_id),
+                             pool=pool, reason="routing", draft=decision)
 
 
 def clock_after(rules: RuleSet, clock: SlaClock | None, decision: LeadRouted, now: datetime,

@@ -12,11 +12,8 @@ import json
 from collections.abc import Callable
 from datetime import datetime
 
-from pydantic import BaseModel
-
-from services.contracts.envelope import decode, encode
+from services.contracts.envelope import decode
 from services.contracts.events import (
-    LEAD_ROUTED,
     LEAD_SLA_BREACHED,
     LeadSlaBreached,
     OwnerAssignment,
@@ -33,11 +30,11 @@ from services.router.handoff_messages import (
 from services.router.pools import Pick, Pool, PoolLedger, assign
 from services.router.record_processing import (
     POISON,
-    SOURCE,
     Incoming,
-    Outgoing,
     StepResult,
     dead_letter,
+    publish,
+    publish_decision,
 )
 from services.router.rules.model import RuleSet
 
@@ -98,28 +95,19 @@ def pick_from_pool(rules: RuleSet, lookup: Callable[[str], bytes | None],
     result.changes[POOL_PREFIX + request.pool] = json.dumps(ledger.to_dict()).encode()
     decision = request.draft.model_copy(update={"owner": owner})
     lead_key = decision.lead_key
-    if request.breach is None or owner.email != request.draft.owner.email:
-        _publish(result, LEAD_ROUTED, lead_key, decision, decision.decision_id)
-    if request.breach is not None:
+    if request.breach is None:
+        publish_decision(result, decision, announcements(decision))
+    else:
         escalated = owner.email if owner.email != request.draft.owner.email else None
+        if escalated is not None:
+            publish_decision(result, decision, ())
         facts = request.breach.model_copy(update={
             "escalated_to": escalated,
             "explanation": f"{request.breach.explanation}; {owner.explanation}"})
-        _publish(result, LEAD_SLA_BREACHED, lead_key,
-                 LeadSlaBreached(**dict(decision), sla=facts),
-                 breach_event_id(request.request_id))
-    else:
-        for announced in announcements(decision):
-            _publish(result, announced.type, lead_key, announced.data, announced.event_id)
-    made = encode(POOL_PICK_MADE, SOURCE, lead_key,
-                  PoolPickMade(request_id=request.request_id, reason=request.reason,
-                               decision=decision), event_id=f"made:{request.request_id}")
-    result.outputs.append(Outgoing("crm_changes_by_lead", made.key, made.value,
-                                   list(made.headers)))
+        publish(result, "decisions", LEAD_SLA_BREACHED, lead_key,
+                LeadSlaBreached(**dict(decision), sla=facts),
+                breach_event_id(request.request_id))
+    publish(result, "crm_changes_by_lead", POOL_PICK_MADE, lead_key,
+            PoolPickMade(request_id=request.request_id, reason=request.reason,
+                         decision=decision), f"made:{request.request_id}")
     result.decided += 1
-
-
-def _publish(result: StepResult, event_type: str, lead_key: str, data: BaseModel,
-             event_id: str) -> None:
-    out = encode(event_type, SOURCE, lead_key, data, event_id=event_id)
-    result.outputs.append(Outgoing("decisions", out.key, out.value, list(out.headers)))

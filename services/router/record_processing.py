@@ -7,16 +7,17 @@ step free of Kafka makes it testable on its own and leaves the worker a thin ada
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import structlog
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from services.contracts.envelope import EnvelopeError, decode, encode
-from services.contracts.events import LEAD_ROUTED
+from services.contracts.events import LEAD_ROUTED, LeadRouted
 from services.messaging.dead_letters import dead_letter_headers
+from services.router.announcements import Announcement
 from services.router.crm_changes import linked_lead_key, merged_objects
 from services.router.golden_record import GoldenRecord
 from services.router.handle_event import (
@@ -26,7 +27,6 @@ from services.router.handle_event import (
     handle_event,
 )
 from services.router.handoff import (
-    ROUTER_SOURCE,
     apply_pick,
     clock_after,
     clock_bytes,
@@ -35,13 +35,17 @@ from services.router.handoff import (
     sla_key,
     touched,
 )
-from services.router.handoff_messages import POOL_PICK_MADE
+from services.router.handoff_messages import (
+    POOL_PICK_MADE,
+    POOL_PICK_REQUESTED,
+    routing_request_id,
+)
 from services.router.rules.cel_conditions import ConditionError
 from services.router.rules.model import RuleSet
 from services.router.sla import SlaClock
 
 log = structlog.get_logger(__name__)
-SOURCE = ROUTER_SOURCE
+SOURCE = "/accord/router"
 RECORD_PREFIX = "lead:"
 LINK_PREFIX = "link:"
 
@@ -139,22 +143,33 @@ def _store_and_publish(rules: RuleSet, before: GoldenRecord | None, clock: SlaCl
     result.decided += 1
     if record.awaiting_pool is not None:
         # The pool's partition publishes the decision once it has picked the owner.
-        asked = pick_request(outcome.decision, record.awaiting_pool)
-        result.outputs.append(Outgoing("pool_requests", asked.key, asked.value,
-                                       list(asked.headers)))
+        publish(result, "pool_requests", POOL_PICK_REQUESTED, record.awaiting_pool,
+                pick_request(outcome.decision, record.awaiting_pool),
+                routing_request_id(lead_key, outcome.decision.decision_id))
         return
-    out = encode(LEAD_ROUTED, SOURCE, lead_key, outcome.decision,
-                 event_id=outcome.decision.decision_id)
-    result.outputs.append(Outgoing("decisions", out.key, out.value, list(out.headers)))
-    # Same topic and key as the decision: a consumer sees them in order, after it.
-    for announced in outcome.announcements:
-        out = encode(announced.type, SOURCE, lead_key, announced.data,
-                     event_id=announced.event_id)
-        result.outputs.append(Outgoing("decisions", out.key, out.value, list(out.headers)))
+    publish_decision(result, outcome.decision, outcome.announcements)
     if not outcome.duplicate:
         started = clock_after(rules, clock, outcome.decision, now)
         if started is not None:
             result.changes[sla_key(lead_key)] = clock_bytes(started)
+
+
+def publish(result: StepResult, kind: str, event_type: str, key: str, data: BaseModel,
+            event_id: str) -> None:
+    """Add a CloudEvent keyed by ``key`` to the records ``result`` publishes to ``kind``."""
+    out = encode(event_type, SOURCE, key, data, event_id=event_id)
+    result.outputs.append(Outgoing(kind, out.key, out.value, list(out.headers)))
+
+
+def publish_decision(result: StepResult, decision: LeadRouted,
+                     announced: Iterable[Announcement]) -> None:
+    """Publish ``lead.routed`` and then what it announces, all under the lead's key on the
+    decisions topic: a consumer sees them in order, the decision first."""
+    publish(result, "decisions", LEAD_ROUTED, decision.lead_key, decision,
+            decision.decision_id)
+    for event in announced:
+        publish(result, "decisions", event.type, decision.lead_key, event.data,
+                event.event_id)
 
 
 def dead_letter(incoming: Incoming, reason: str, result: StepResult) -> None:

@@ -14,9 +14,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-from services.contracts.envelope import encode
 from services.contracts.events import (
-    LEAD_ROUTED,
     LEAD_SLA_BREACHED,
     LeadRouted,
     LeadSlaBreached,
@@ -24,13 +22,18 @@ from services.contracts.events import (
     SlaBreachFacts,
 )
 from services.router.golden_record import GoldenRecord
-from services.router.handoff import ROUTER_SOURCE, clock_bytes, load_clock, sla_key
+from services.router.handoff import clock_bytes, load_clock, sla_key
 from services.router.handoff_messages import (
     POOL_PICK_REQUESTED,
     PoolPickRequested,
     breach_event_id,
 )
-from services.router.record_processing import Outgoing, StepResult, record_key
+from services.router.record_processing import (
+    StepResult,
+    publish,
+    publish_decision,
+    record_key,
+)
 from services.router.rules.model import RuleSet
 from services.router.sla import SlaClock, SlaPolicy, breach, escalation_request_id
 
@@ -55,12 +58,6 @@ def _facts(clock: SlaClock, policy: SlaPolicy, now: datetime) -> SlaBreachFacts:
         due_at=clock.due_at, breached_at=now, escalations_before=clock.escalations,
         explanation=f"SLA {policy.name}: {clock.owner} did not touch the lead within "
                     f"{policy.first_touch} of working time (due {clock.due_at.isoformat()})")
-
-
-def _publish(result: StepResult, kind: str, event_type: str, key: str,
-             data: LeadRouted | LeadSlaBreached | PoolPickRequested, event_id: str) -> None:
-    out = encode(event_type, ROUTER_SOURCE, key, data, event_id=event_id)
-    result.outputs.append(Outgoing(kind, out.key, out.value, list(out.headers)))
 
 
 def breach_due_clocks(rules: RuleSet, lookup: Callable[[str], bytes | None],
@@ -98,7 +95,7 @@ def _escalate(rules: RuleSet, record: GoldenRecord, last: LeadRouted, clock: Sla
         request = PoolPickRequested(request_id=request_id, pool=pool, reason="sla_escalation",
                                     draft=draft, exclude=(clock.owner,),
                                     if_nobody=policy.escalation.manager, breach=facts)
-        _publish(result, "pool_requests", POOL_PICK_REQUESTED, pool, request, request_id)
+        publish(result, "pool_requests", POOL_PICK_REQUESTED, pool, request, request_id)
         return
     outcome = breach(clock, policy, now)  # to the manager, or it stays with the owner
     result.changes[sla_key(lead_key)] = clock_bytes(outcome.new_clock or outcome.clock)
@@ -109,8 +106,8 @@ def _escalate(rules: RuleSet, record: GoldenRecord, last: LeadRouted, clock: Sla
             explanation=outcome.explanation)})
         taken = record.model_copy(update={"last_decision": decision})
         result.changes[record_key(lead_key)] = taken.model_dump_json().encode()
-        _publish(result, "decisions", LEAD_ROUTED, lead_key, decision, decision.decision_id)
+        publish_decision(result, decision, ())
     event = LeadSlaBreached(**dict(decision), sla=facts.model_copy(update={
         "escalated_to": outcome.new_owner, "explanation": outcome.explanation}))
-    _publish(result, "decisions", LEAD_SLA_BREACHED, lead_key, event,
+    publish(result, "decisions", LEAD_SLA_BREACHED, lead_key, event,
              breach_event_id(request_id))

@@ -66,6 +66,13 @@ class OwnedPartition:
     # Running SLA clocks of this partition's leads: lead key -> due time (for the timer).
     due: dict[str, datetime] = field(default_factory=dict)
 
+    def lookup_through(self, result: StepResult) -> Callable[[str], bytes | None]:
+        """Reads a step's own pending changes first, then the committed state."""
+        def lookup(key: str) -> bytes | None:
+            pending = result.changes.get(key)
+            return pending if pending is not None else self.store.get(key)
+        return lookup
+
     def index_clocks(self, changes: dict[str, bytes]) -> None:
         """Keep ``due`` in step with the clocks a committed transaction wrote."""
         for key, value in changes.items():
@@ -156,10 +163,7 @@ class RouterWorker(ConsumerRebalanceListener):  # type: ignore[misc]
         rules, now = self.rules.rules, self.clock()
         own_ids = tuple(self.settings.salesforce_integration_user_ids)
 
-        def lookup(key: str) -> bytes | None:
-            pending = result.changes.get(key)
-            return pending if pending is not None else owned.store.get(key)
-
+        lookup = owned.lookup_through(result)
         for record in records:
             incoming = Incoming(record.topic, record.partition, record.offset, record.key,
                                 record.value, list(record.headers or ()))
@@ -169,17 +173,8 @@ class RouterWorker(ConsumerRebalanceListener):  # type: ignore[misc]
                 pick_from_pool(rules, lookup, incoming, now, result)
             else:
                 process_record(rules, lookup, incoming, now, own_ids, result)
-        try:
-            async with asyncio.timeout(self.settings.transaction_timeout_seconds):
-                await self._commit(owned, tp, records[-1].offset + 1, result)
-        except (KafkaError, TimeoutError) as exc:
-            # Nothing of this batch became visible: rebuild the partition from the
-            # changelog and read the batch again from the committed offset.
-            log.warning("router.batch_failed", partition=tp.partition, error=repr(exc))
-            await self._rebuild(tp)
+        if not await self._commit(owned, tp, records[-1].offset + 1, result):
             return
-        owned.store.apply(dict(result.changes))
-        owned.index_clocks(result.changes)
         self.processed += len(records)
         log.debug("router.batch", partition=tp.partition, records=len(records),
                   decided=result.decided, dead_lettered=result.dead_lettered)
@@ -199,25 +194,32 @@ class RouterWorker(ConsumerRebalanceListener):  # type: ignore[misc]
             return
         result = StepResult()
 
-        def lookup(key: str) -> bytes | None:
-            pending = result.changes.get(key)
-            return pending if pending is not None else owned.store.get(key)
-
+        lookup = owned.lookup_through(result)
         breach_due_clocks(self.rules.rules, lookup, sorted(due), now, result)
         tp = TopicPartition(self.input_topic, owned.partition)
-        try:
-            async with asyncio.timeout(self.settings.transaction_timeout_seconds):
-                await self._commit(owned, tp, None, result)
-        except (KafkaError, TimeoutError) as exc:
-            log.warning("router.sla_tick_failed", partition=owned.partition, error=repr(exc))
-            await self._rebuild(tp)
+        if not await self._commit(owned, tp, None, result):
             return
-        owned.store.apply(dict(result.changes))
-        owned.index_clocks(result.changes)
         log.info("router.sla_breached", partition=owned.partition, leads=len(due))
 
     async def _commit(self, owned: OwnedPartition, tp: TopicPartition, next_offset: int | None,
-                      result: StepResult) -> None:
+                      result: StepResult) -> bool:
+        """Commit a step's effects (and ``next_offset``, for a batch) in one transaction,
+        then apply them to the partition's state; False when the commit failed."""
+        try:
+            async with asyncio.timeout(self.settings.transaction_timeout_seconds):
+                await self._send_in_transaction(owned, tp, next_offset, result)
+        except (KafkaError, TimeoutError) as exc:
+            # Nothing of this step became visible: rebuild the partition from the
+            # changelog and read again from the committed offset.
+            log.warning("router.commit_failed", partition=tp.partition, error=repr(exc))
+            await self._rebuild(tp)
+            return False
+        owned.store.apply(dict(result.changes))
+        owned.index_clocks(result.changes)
+        return True
+
+    async def _send_in_transaction(self, owned: OwnedPartition, tp: TopicPartition,
+                                   next_offset: int | None, result: StepResult) -> None:
         producer = owned.producer
         await producer.begin_transaction()
         for key, value in result.changes.items():
