@@ -9,14 +9,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaConsumer
 
 from services.contracts.envelope import Envelope, EnvelopeError, decode
 from services.contracts.events import LeadRouted
 from services.dlq_cli import dlq_app
 from services.messaging.settings import KafkaSettings
-from services.messaging.topics import LEAD_EVENTS
+from services.messaging.topics import LEAD_EVENTS, topic_partitions
 from services.router.rule_publication import publish
 from services.router.rules.examples import Difference, ExampleResult, run_examples
 from services.router.rules.loader import RuleFileError, load_rules
@@ -213,15 +212,7 @@ def _file_events(path: Path, limit: int | None) -> Iterator[tuple[str, Recorded]
 async def _kafka_events(settings: KafkaSettings, limit: int | None,
                         feed: Callable[[str, Recorded], None]) -> None:
     topic = settings.topic(LEAD_EVENTS)
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers,
-                                security_protocol=settings.security_protocol)
-    await admin.start()
-    try:
-        described = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    partitions = [TopicPartition(topic, p["partition"])
-                  for d in described for p in d["partitions"]]
+    partitions = await topic_partitions(settings, topic)
     if not partitions:
         typer.echo(f"topic {topic} does not exist at {settings.bootstrap_servers}", err=True)
         raise typer.Exit(1)

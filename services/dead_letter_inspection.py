@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from services.messaging.dead_letter_view import (
     DeadLetter,
@@ -39,6 +38,7 @@ from services.messaging.topics import (
     TopicSpec,
     accord_topics,
     ensure_topics,
+    topic_partitions,
 )
 
 REPLAYED_TOPIC = "accord.dead-letters.replayed"
@@ -82,24 +82,12 @@ def replayed_topic(settings: KafkaSettings) -> str:
     return settings.topic(REPLAYED_TOPIC)
 
 
-async def _partitions(settings: KafkaSettings, topic: str) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers,
-                                security_protocol=settings.security_protocol)
-    await admin.start()
-    try:
-        described = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    return [TopicPartition(topic, p["partition"]) for d in described
-            if not d.get("error_code") for p in d["partitions"]]
-
-
 async def read_topic(settings: KafkaSettings, topic: str) -> list[Any]:
     """Every committed record of ``topic`` from the beginning up to its current end.
 
     A topic that does not exist reads as empty.
     """
-    partitions = await _partitions(settings, topic)
+    partitions = await topic_partitions(settings, topic)
     if not partitions:
         return []
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers,

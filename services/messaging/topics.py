@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from services.messaging.settings import KafkaSettings
@@ -105,3 +106,16 @@ async def ensure_topics(settings: KafkaSettings, specs: list[TopicSpec]) -> list
         return [s.name for s in missing]
     finally:
         await admin.close()
+
+
+async def topic_partitions(settings: KafkaSettings, topic: str) -> list[TopicPartition]:
+    """The partitions of ``topic`` as the cluster describes them; none if it does not exist."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers,
+                                security_protocol=settings.security_protocol)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return [TopicPartition(topic, p["partition"]) for d in described
+            if not d.get("error_code") for p in d["partitions"]]
