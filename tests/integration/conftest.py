@@ -1,4 +1,5 @@
-"""Integration fixtures: a real ingest process on this session's topics."""
+"""Integration fixtures: a real ingest process on this session's topics, and a Salesforce
+and a HubSpot sandbox process per module."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from services.messaging.settings import KafkaSettings
+from tests.integration.sandboxes.conftest import SalesforceSandbox, running_sandbox
+from tests.integration.sandboxes.hubspot_fixture import HubSpotSandbox, start_hubspot_sandbox
 from tests.integration.service_processes import start_ingest
 
 API_KEY = "integration-test-key"
@@ -27,3 +30,23 @@ def ingest(kafka: KafkaSettings, tmp_path_factory: pytest.TempPathFactory) -> It
         yield url
     finally:
         process.stop()
+
+
+@pytest.fixture(scope="module")
+def salesforce_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SalesforceSandbox]:
+    """A Salesforce sandbox process shared by the tests of one module, stopped at its end."""
+    sandbox = running_sandbox(tmp_path_factory)
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
+
+
+@pytest.fixture(scope="module")
+def hubspot_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubSpotSandbox]:
+    """A HubSpot sandbox process shared by the tests of one module, stopped at its end."""
+    sandbox = start_hubspot_sandbox(tmp_path_factory.mktemp("hubspot") / "data")
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()

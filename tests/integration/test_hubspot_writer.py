@@ -28,22 +28,12 @@ pytestmark = pytest.mark.integration
 REPO_MAPPING = Path(__file__).resolve().parents[2] / "mappings" / "crm.yaml"
 
 
-@pytest.fixture(scope="module")
-def shared_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubSpotSandbox]:
-    """One sandbox for the tests that do not care about the limits' counters."""
-    started = start_hubspot_sandbox(tmp_path_factory.mktemp("hubspot-writer") / "data")
-    try:
-        yield started
-    finally:
-        started.stop()
-
-
 @pytest.fixture
-def sandbox(shared_sandbox: HubSpotSandbox) -> Iterator[HubSpotSandbox]:
+def sandbox(hubspot_sandbox: HubSpotSandbox) -> Iterator[HubSpotSandbox]:
     """The shared sandbox, its knobs back to their settings before and after each test."""
-    shared_sandbox.reset_knobs()
-    yield shared_sandbox
-    shared_sandbox.reset_knobs()
+    hubspot_sandbox.reset_knobs()
+    yield hubspot_sandbox
+    hubspot_sandbox.reset_knobs()
 
 
 @pytest.fixture

@@ -32,8 +32,8 @@ from services.sync.settings import SyncSettings
 from services.sync.worker import SYNC_GROUP, SyncWorker
 from tests.builders import an_example_of
 from tests.conftest import free_port, read_records
-from tests.integration.sandboxes.conftest import SalesforceSandbox, running_sandbox
-from tests.integration.sandboxes.hubspot_fixture import HubSpotSandbox, start_hubspot_sandbox
+from tests.integration.sandboxes.conftest import SalesforceSandbox
+from tests.integration.sandboxes.hubspot_fixture import HubSpotSandbox
 from tests.integration.sandboxes.salesforce_client import connect
 from tests.integration.service_processes import ServiceProcess, start_service
 
@@ -41,24 +41,6 @@ pytestmark = pytest.mark.integration
 T = TypeVar("T")
 LEADS = 300
 GHOST = "ghost.rep@accord.example"  # an owner neither CRM knows
-
-
-@pytest.fixture(scope="module")
-def salesforce(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SalesforceSandbox]:
-    sandbox = running_sandbox(tmp_path_factory)
-    try:
-        yield sandbox
-    finally:
-        sandbox.stop()
-
-
-@pytest.fixture(scope="module")
-def hubspot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubSpotSandbox]:
-    sandbox = start_hubspot_sandbox(tmp_path_factory.mktemp("hubspot") / "data")
-    try:
-        yield sandbox
-    finally:
-        sandbox.stop()
 
 
 @pytest.fixture
@@ -85,10 +67,12 @@ def sync_env(kafka: KafkaSettings, salesforce: SalesforceSandbox, hubspot: HubSp
 
 
 @pytest.fixture
-def sync(fresh_kafka: KafkaSettings, salesforce: SalesforceSandbox, hubspot: HubSpotSandbox,
+def sync(fresh_kafka: KafkaSettings, salesforce_sandbox: SalesforceSandbox,
+         hubspot_sandbox: HubSpotSandbox,
          client_name: str, tmp_path: Path) -> Iterator[ServiceProcess]:
     """One sync process on this test's topics, started after its mapping check passed."""
-    process = start_service("services.sync", sync_env(fresh_kafka, salesforce, hubspot,
+    process = start_service("services.sync", sync_env(fresh_kafka, salesforce_sandbox,
+                                                      hubspot_sandbox,
                                                       client_name), tmp_path / "sync.log")
     try:
         eventually(lambda: "sync.mapping_checked" in process.output() or None,
@@ -177,8 +161,8 @@ def hubspot_contacts(sandbox: HubSpotSandbox, marker: str) -> list[dict[str, Any
 
 
 async def test_given_300_decisions_when_synced_then_written_in_few_batch_calls_and_committed(
-        sync: ServiceProcess, fresh_kafka: KafkaSettings, salesforce: SalesforceSandbox,
-        hubspot: HubSpotSandbox, client_name: str):
+        sync: ServiceProcess, fresh_kafka: KafkaSettings, salesforce_sandbox: SalesforceSandbox,
+        hubspot_sandbox: HubSpotSandbox, client_name: str):
     tag = uuid.uuid4().hex[:8]
     company = f"Batch {tag}"
     emails = [f"lead{i}.{tag}@batch.example" for i in range(LEADS)]
@@ -187,7 +171,8 @@ async def test_given_300_decisions_when_synced_then_written_in_few_batch_calls_a
     decisions = [superseded, *(a_decision(e, company, score=i % 90 + 1)
                                for i, e in enumerate(emails)), ghost]
     decisions[1] = a_decision(emails[0], company, score=77)  # the later one for lead 0 wins
-    sf_before, hs_before = salesforce_calls(salesforce, client_name), hubspot_calls(hubspot)
+    sf_before = salesforce_calls(salesforce_sandbox, client_name)
+    hs_before = hubspot_calls(hubspot_sandbox)
 
     last_offset = await publish_in_one_transaction(fresh_kafka, decisions)
 
@@ -200,13 +185,13 @@ async def test_given_300_decisions_when_synced_then_written_in_few_batch_calls_a
     # One batch: Salesforce 200 + 100 Leads, HubSpot 3 x 100 contacts; plus one owner lookup
     # each for the rule's owner and for the ghost (cached owners cost nothing).
     owner_lookups = 2
-    sf_calls = salesforce_calls(salesforce, client_name) - sf_before
-    hs_calls = hubspot_calls(hubspot) - hs_before - 1  # minus the counting call itself
+    sf_calls = salesforce_calls(salesforce_sandbox, client_name) - sf_before
+    hs_calls = hubspot_calls(hubspot_sandbox) - hs_before - 1  # minus the counting call itself
     print(f"salesforce calls {sf_calls}, hubspot calls {hs_calls} for {len(decisions)} records")
     assert sf_calls - owner_lookups <= 3
     assert hs_calls - owner_lookups <= 5
 
-    sf = connect(salesforce)
+    sf = connect(salesforce_sandbox)
     soql = format_soql("SELECT Accord_Lead_Key__c, Accord_Score__c FROM Lead "
                        "WHERE Company = {}", company)
     leads = sf.query_all(soql)["records"]
@@ -214,7 +199,7 @@ async def test_given_300_decisions_when_synced_then_written_in_few_batch_calls_a
         lead_key_for(e) for e in emails)  # each once; the ghost's lead is not written
     assert {r["Accord_Lead_Key__c"]: r["Accord_Score__c"] for r in leads}[
         lead_key_for(emails[0])] == 77
-    contacts = hubspot_contacts(hubspot, tag)
+    contacts = hubspot_contacts(hubspot_sandbox, tag)
     assert sorted(c["properties"]["email"] for c in contacts) == sorted(emails)
     assert {c["properties"]["email"]: c["properties"]["accord_score"] for c in contacts}[
         emails[0]] == "77"
@@ -230,7 +215,8 @@ async def test_given_300_decisions_when_synced_then_written_in_few_batch_calls_a
 
 
 def test_given_a_mapping_that_does_not_fit_when_sync_starts_then_it_exits_2_saying_why(
-        kafka: KafkaSettings, salesforce: SalesforceSandbox, hubspot: HubSpotSandbox,
+        kafka: KafkaSettings, salesforce_sandbox: SalesforceSandbox,
+        hubspot_sandbox: HubSpotSandbox,
         client_name: str, tmp_path: Path):
     mapping = (REPO_ROOT / "mappings" / "crm.yaml").read_text()
     broken = tmp_path / "crm.yaml"
@@ -238,7 +224,8 @@ def test_given_a_mapping_that_does_not_fit_when_sync_starts_then_it_exits_2_sayi
                       .replace("id_property: email", "id_property: email_address"))
 
     process = start_service("services.sync", sync_env(
-        kafka, salesforce, hubspot, client_name, ACCORD_SYNC_MAPPING_FILE=str(broken)),
+        kafka, salesforce_sandbox, hubspot_sandbox, client_name,
+        ACCORD_SYNC_MAPPING_FILE=str(broken)),
         tmp_path / "sync.log")
     try:
         status = process.popen.wait(60)
@@ -252,11 +239,12 @@ def test_given_a_mapping_that_does_not_fit_when_sync_starts_then_it_exits_2_sayi
 
 
 def test_given_a_crm_away_at_start_when_sync_starts_then_it_keeps_asking_until_stopped(
-        kafka: KafkaSettings, salesforce: SalesforceSandbox, hubspot: HubSpotSandbox,
+        kafka: KafkaSettings, salesforce_sandbox: SalesforceSandbox,
+        hubspot_sandbox: HubSpotSandbox,
         client_name: str, tmp_path: Path):
     away = f"http://127.0.0.1:{free_port()}"  # nobody listens there
     process = start_service("services.sync", sync_env(
-        kafka, salesforce, hubspot, client_name, ACCORD_SYNC_HUBSPOT_BASE_URL=away),
+        kafka, salesforce_sandbox, hubspot_sandbox, client_name, ACCORD_SYNC_HUBSPOT_BASE_URL=away),
         tmp_path / "sync.log")
     try:
         eventually(lambda: process.output().count("sync.crm_unreachable_at_start") >= 2 or None,

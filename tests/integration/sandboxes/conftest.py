@@ -7,7 +7,7 @@ and server certificate) in a temporary folder, and stops it when the module's te
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,13 +120,3 @@ def running_sandbox(tmp_path_factory: pytest.TempPathFactory,
                                 data_dir=tmp_path_factory.mktemp("salesforce") / "data")
     sandbox.start()
     return sandbox
-
-
-@pytest.fixture(scope="module")
-def salesforce_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SalesforceSandbox]:
-    """A Salesforce sandbox process shared by the tests of one module, stopped at its end."""
-    sandbox = running_sandbox(tmp_path_factory)
-    try:
-        yield sandbox
-    finally:
-        sandbox.stop()

@@ -1,18 +1,16 @@
 """The HubSpot sandbox as a real process: ``python -m sandboxes.hubspot`` on a free port.
 
-Import the fixture into a test module with
-``from tests.integration.sandboxes.hubspot_fixture import hubspot_sandbox  # noqa: F401``.
+The module-scoped ``hubspot_sandbox`` fixture lives in ``tests/integration/conftest.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.conftest import free_port
 from tests.integration.service_processes import ServiceProcess, start_service, wait_for_http
@@ -96,13 +94,3 @@ def start_hubspot_sandbox(data_dir: Path, env: Mapping[str, str] | None = None,
     sandbox = HubSpotSandbox(port=free_port(), data_dir=data_dir)
     sandbox.start(env)
     return sandbox
-
-
-@pytest.fixture(scope="module")
-def hubspot_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubSpotSandbox]:
-    """A HubSpot sandbox process shared by the tests of one module, stopped at its end."""
-    sandbox = start_hubspot_sandbox(tmp_path_factory.mktemp("hubspot") / "data")
-    try:
-        yield sandbox
-    finally:
-        sandbox.stop()

@@ -37,11 +37,9 @@ from hubspot.crm.deals import (
     SimplePublicObjectInputForCreate,
 )
 
-from tests.integration.sandboxes import hubspot_fixture
 from tests.integration.sandboxes.hubspot_fixture import HubSpotSandbox
 
 pytestmark = pytest.mark.integration
-hubspot_sandbox = hubspot_fixture.hubspot_sandbox
 
 
 @pytest.fixture(scope="module")

@@ -18,12 +18,9 @@ from hubspot.crm.contacts import (
     SimplePublicObjectInputForCreate,
 )
 
-from tests.integration.sandboxes import hubspot_fixture
 from tests.integration.sandboxes.hubspot_fixture import HubSpotSandbox, start_hubspot_sandbox
 
 pytestmark = pytest.mark.integration
-# Bound by assignment, not import, so tests may take it as a parameter without lint noise.
-hubspot_sandbox = hubspot_fixture.hubspot_sandbox
 
 
 def client_for(sandbox: HubSpotSandbox, token: str | None = None) -> hubspot.Client:
