@@ -3,6 +3,7 @@ lead partition, and the SLA timer, without Kafka (one in-memory state for every 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from services.contracts.events import (
     LEAD_SLA_BREACHED,
     SALESFORCE_CHANGE_RECEIVED,
 )
+from services.messaging.dead_letters import PREFIX
 from services.router.golden_record import GoldenRecord
 from services.router.handoff import load_clock
 from services.router.handoff_messages import POOL_PICK_MADE, POOL_PICK_REQUESTED
@@ -211,3 +213,27 @@ def test_given_the_pick_answer_when_redelivered_then_nothing_changes():
     before = dict(router.state)
     router.feed(Incoming("by-lead", 0, 0, made.key, made.value, made.headers), MONDAY_10)
     assert router.state == before
+
+
+def test_given_a_record_that_is_no_pick_request_when_on_the_pool_topic_then_dead_lettered():
+    lead = a_lead_event("luc@boutique.example", "e1")
+    result = StepResult()
+    pick_from_pool(RULES, lambda key: None,
+                   Incoming("pool-requests", 2, 7, lead.key, lead.value, lead.headers),
+                   MONDAY_10, result)
+    [out] = result.outputs
+    assert out.kind == "dead_letters" and result.changes == {}
+    reason = dict(out.headers)[PREFIX + "reason"].decode()
+    assert reason == f"unsupported event type {LEAD_CAPTURED!r} on the pool topic"
+
+
+def test_given_an_sla_removed_from_the_rules_when_its_clock_is_due_then_cancelled_quietly():
+    router = Router()
+    router.feed(mid_market_demo("luc@boutique.example", "e1"), MONDAY_10)
+    without = replace(RULES, slas=())
+    result = StepResult()
+    breach_due_clocks(without, router.lookup, ["luc@boutique.example"],
+                      MONDAY_10 + timedelta(hours=2), result)
+    assert result.outputs == []
+    clock = load_clock(lambda key: result.changes.get(key), "luc@boutique.example")
+    assert clock is not None and clock.state == "cancelled"
