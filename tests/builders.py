@@ -85,4 +85,15 @@ def an_example_of(event_type: str) -> Any:
             explanation="SLA hot_mql: amara.okafor@accord.example did not touch the lead "
                         "within 1:00:00 of working time; escalated to diego.ramos@accord.example")
         return ev.LeadSlaBreached(**dict(routed), sla=facts)
+    if event_type == ev.OPPORTUNITY_WON:
+        from datetime import date
+
+        return ev.OpportunityWon(
+            decision_id="5f0c2a1e-6b1d-5c7e-9a0b-1c2d3e4f5a6b", lead_key=captured.lead_key,
+            caused_by="04l000000000002AAA", decided_at=now,
+            opportunity_id="006000000000001AAA", name="Analytical Engines-",
+            amount=Decimal("48000.00"), close_date=date(2026, 11, 23),
+            salesforce_owner_id="005000000000001AAA", first_channel="demo_request",
+            first_campaign="2026-q4-webinar", lead_revenue=Decimal("48000.00"),
+            lead=captured.fields)
     raise KeyError(event_type)

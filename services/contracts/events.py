@@ -6,7 +6,7 @@ when the model and its published schema drift apart (``make schemas`` rewrites t
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -27,6 +27,7 @@ HUBSPOT_CHANGE_RECEIVED = "dev.accord.hubspot.change_received"
 SALESFORCE_CHANGE_RECEIVED = "dev.accord.salesforce.change_received"
 ENGAGEMENT_RECORDED = "dev.accord.engagement.recorded"
 REVENUE_RECORDED = "dev.accord.revenue.recorded"
+OPPORTUNITY_WON = "dev.accord.opportunity.won"
 
 Stage = Literal[
     "subscriber", "lead", "mql", "sql", "opportunity", "customer",
@@ -123,6 +124,14 @@ class _Decided(_Contract):
         default=None, description="The lead's stage before this decision; null for a new lead")
     previous_score: int | None = Field(
         default=None, description="The score of the lead's previous decision; null for its first")
+    salesforce_status: str | None = Field(
+        default=None, description="The Lead Status a rep set in Salesforce, if any")
+    field_sources: dict[str, str] = Field(
+        default_factory=dict,
+        description="Per field of `lead`, who set its current value: `salesforce`, `hubspot`, "
+                    "or the CloudEvents source of the event that brought it (e.g. "
+                    "/accord/ingest/v1/leads). Sync skips writing a value back to the CRM it "
+                    "came from.")
 
 
 class LeadRouted(_Decided):
@@ -241,6 +250,31 @@ class RevenueRecorded(_Contract):
     system: str = Field(max_length=80, description="The billing system, e.g. stripe")
 
 
+class OpportunityWon(_Contract):
+    """``dev.accord.opportunity.won`` v1: sales won an opportunity for a lead; its amount is
+    booked on the golden record and attributed to where the lead first came from."""
+
+    decision_id: str
+    lead_key: str
+    caused_by: str = Field(description="Id of the Salesforce change that reported the win")
+    decided_at: datetime
+    opportunity_id: str = Field(description="The Salesforce Opportunity id (18 characters)")
+    name: str | None = Field(default=None, description="The opportunity's name")
+    amount: Decimal = Field(ge=0, max_digits=16, decimal_places=2)
+    close_date: date | None = None
+    salesforce_owner_id: str | None = Field(
+        default=None, description="The Salesforce User who owns the opportunity")
+    first_channel: str | None = Field(
+        default=None, description="The channel of the lead's earliest known event")
+    first_campaign: str | None = Field(
+        default=None, description="The campaign of the lead's earliest known event: the "
+                                  "campaign this revenue is attributed to")
+    lead_revenue: Decimal = Field(
+        description="All revenue booked for the lead so far, this opportunity included")
+    lead: LeadFields = Field(description="The golden record fields (the email names the "
+                                         "HubSpot contact the deal is associated with)")
+
+
 CONTRACTS: dict[str, tuple[type[BaseModel], int]] = {
     LEAD_CAPTURED: (LeadCaptured, 1),
     LEAD_ROUTED: (LeadRouted, 1),
@@ -252,6 +286,7 @@ CONTRACTS: dict[str, tuple[type[BaseModel], int]] = {
     SALESFORCE_CHANGE_RECEIVED: (SalesforceChangeReceived, 1),
     ENGAGEMENT_RECORDED: (EngagementRecorded, 1),
     REVENUE_RECORDED: (RevenueRecorded, 1),
+    OPPORTUNITY_WON: (OpportunityWon, 1),
 }
 
 

@@ -198,6 +198,8 @@ def evaluate(rules: RuleSet, record: GoldenRecord, caused_by: str, now: datetime
         account=_matched_account(match),
         previous_stage=record.stage,
         previous_score=record.last_decision.score if record.last_decision else None,
+        salesforce_status=record.salesforce_status,
+        field_sources={name: value.source for name, value in record.fields.items()},
     )
     return Decision(routed, staged.recycle_held, awaiting_pool)
 

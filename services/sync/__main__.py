@@ -19,8 +19,8 @@ from pydantic import ValidationError
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
 from services.logging_setup import configure_logging
+from services.mapping.crm_mapping import CrmMapping, load_mapping
 from services.sync.crm_errors import TransientCrmError
-from services.sync.field_mapping import CrmMapping, load_mapping
 from services.sync.hubspot_mapping_check import HubSpotMappingMismatchError
 from services.sync.hubspot_writer import HubSpotWriter
 from services.sync.mapping_check import MappingMismatchError

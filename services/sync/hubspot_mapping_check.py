@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from services.sync.field_mapping import HubSpotContactMapping
+from services.mapping.crm_mapping import HubSpotContactMapping
 
 DEFAULT_SOURCE = "mappings/crm.yaml"
 # Upserts can be keyed by these contact properties besides those with unique values.

@@ -32,9 +32,9 @@ from hubspot.crm.owners import ApiException as OwnersApiException
 from hubspot.crm.properties import ApiException as PropertiesApiException
 from urllib3.util.retry import Retry
 
+from services.mapping.crm_mapping import HubSpotContactMapping
 from services.sync.crm_errors import CrmLimitReached, RejectedByCrmError, TransientCrmError
 from services.sync.crm_writes import BatchOutcome, RecordRejected, RecordToWrite
-from services.sync.field_mapping import HubSpotContactMapping
 from services.sync.hubspot_batches import (
     Answer,
     Round,

@@ -11,7 +11,7 @@ import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from services.sync.field_mapping import SalesforceLeadMapping
+from services.mapping.crm_mapping import SalesforceLeadMapping
 
 _PICKLIST_TYPES = frozenset({"picklist", "multipicklist"})
 # Set by the writer on every Lead (field_mapping.salesforce_lead), not by the mapping file.

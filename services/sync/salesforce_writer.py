@@ -18,10 +18,10 @@ from simple_salesforce.format import format_soql
 from tenacity import RetryError, Retrying, retry_if_result, stop_after_attempt
 from tenacity import wait_exponential_jitter as backoff
 
+from services.mapping.crm_mapping import SalesforceLeadMapping
 from services.sync.api_allowance import ApiAllowance
 from services.sync.crm_errors import RejectedByCrmError, TransientCrmError
 from services.sync.crm_writes import BatchOutcome, RecordRejected, RecordToWrite
-from services.sync.field_mapping import SalesforceLeadMapping
 from services.sync.mapping_check import MappingMismatchError, check_salesforce_lead_mapping
 from services.sync.salesforce_session import SalesforceError, SalesforceRefused, SalesforceSession
 from services.sync.settings import SyncSettings

@@ -34,6 +34,7 @@ from tenacity import (
 )
 
 from services.contracts.events import LeadRouted
+from services.mapping.crm_mapping import CrmMapping
 from services.messaging.dead_letters import dead_letter_headers
 from services.messaging.topics import LEAD_DECISIONS, SYNC_DEAD_LETTERS
 from services.sync.batch_plan import (
@@ -46,7 +47,7 @@ from services.sync.batch_plan import (
 )
 from services.sync.crm_errors import CrmLimitReached, RejectedByCrmError, TransientCrmError
 from services.sync.crm_writes import BatchOutcome
-from services.sync.field_mapping import CrmMapping, hubspot_contact, salesforce_lead
+from services.sync.field_mapping import hubspot_contact, salesforce_lead
 from services.sync.hubspot_writer import HubSpotWriter
 from services.sync.salesforce_writer import SalesforceWriter
 from services.sync.settings import SyncSettings

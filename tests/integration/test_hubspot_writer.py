@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
+from services.mapping.crm_mapping import HubSpotContactMapping, load_mapping
 from services.sync.crm_errors import CrmLimitReached, RejectedByCrmError, TransientCrmError
 from services.sync.crm_writes import RecordToWrite
-from services.sync.field_mapping import HubSpotContactMapping, load_mapping
 from services.sync.hubspot_batches import Answer, read_answer, settle, upsert_reading
 from services.sync.hubspot_mapping_check import HubSpotMappingMismatchError
 from services.sync.hubspot_rate_limit import HubSpotRateLimiter, seconds_until_utc_midnight

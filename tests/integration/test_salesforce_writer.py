@@ -11,9 +11,9 @@ import pytest
 from simple_salesforce import Salesforce, format_soql
 
 from deploy.local.kafka_broker import REPO_ROOT
+from services.mapping.crm_mapping import load_mapping
 from services.sync.crm_errors import CrmLimitReached, RejectedByCrmError, TransientCrmError
 from services.sync.crm_writes import RecordToWrite
-from services.sync.field_mapping import load_mapping
 from services.sync.mapping_check import MappingMismatchError
 from services.sync.salesforce_session import SalesforceSession
 from services.sync.salesforce_writer import SalesforceWriter

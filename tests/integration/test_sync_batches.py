@@ -21,13 +21,13 @@ from deploy.local.kafka_broker import REPO_ROOT
 from services.contracts.envelope import encode
 from services.contracts.events import LEAD_ROUTED, LeadRouted
 from services.contracts.lead_key import lead_key_for
+from services.mapping.crm_mapping import load_mapping
 from services.messaging.dead_letters import PREFIX
 from services.messaging.settings import KafkaSettings
 from services.messaging.topics import LEAD_DECISIONS, SYNC_DEAD_LETTERS
 from services.sync.batch_plan import UNKNOWN_OWNER
 from services.sync.crm_errors import CrmLimitReached
 from services.sync.crm_writes import BatchOutcome
-from services.sync.field_mapping import load_mapping
 from services.sync.settings import SyncSettings
 from services.sync.worker import SYNC_GROUP, SyncWorker
 from tests.builders import an_example_of

@@ -10,6 +10,7 @@ from aiokafka import ConsumerRecord
 from deploy.local.kafka_broker import REPO_ROOT
 from services.contracts.envelope import encode
 from services.contracts.events import LEAD_ROUTED, LEAD_SCORED, LeadRouted, LeadScored
+from services.mapping.crm_mapping import load_mapping
 from services.sync.batch_plan import (
     UNKNOWN_OWNER,
     Decided,
@@ -18,7 +19,7 @@ from services.sync.batch_plan import (
     read_batch,
 )
 from services.sync.crm_writes import BatchOutcome, RecordRejected
-from services.sync.field_mapping import hubspot_contact, load_mapping, salesforce_lead
+from services.sync.field_mapping import hubspot_contact, salesforce_lead
 from tests.builders import an_example_of
 
 MAPPING = load_mapping(REPO_ROOT / "mappings" / "crm.yaml")

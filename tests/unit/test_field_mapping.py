@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from deploy.local.kafka_broker import REPO_ROOT
+from services.mapping.crm_mapping import load_mapping
 from services.router.decide import decide
 from services.router.golden_record import merge_captured, new_record
 from services.router.rules.loader import load_rules
-from services.sync.field_mapping import hubspot_contact, load_mapping, salesforce_lead
+from services.sync.field_mapping import hubspot_contact, salesforce_lead
 from tests.builders import a_captured_lead
 
 MAPPING = load_mapping(REPO_ROOT / "mappings" / "crm.yaml")

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from services.sync.field_mapping import HubSpotContactMapping, load_mapping
+from services.mapping.crm_mapping import HubSpotContactMapping, load_mapping
 from services.sync.hubspot_mapping_check import (
     HubSpotMappingMismatchError,
     check_hubspot_contact_mapping,

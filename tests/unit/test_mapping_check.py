@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from deploy.local.kafka_broker import REPO_ROOT
-from services.sync.field_mapping import SalesforceLeadMapping, load_mapping
+from services.mapping.crm_mapping import SalesforceLeadMapping, load_mapping
 from services.sync.mapping_check import MappingMismatchError, check_salesforce_lead_mapping
 
 SHIPPED = load_mapping(REPO_ROOT / "mappings" / "crm.yaml").salesforce.lead
