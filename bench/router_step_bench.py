@@ -34,6 +34,7 @@ from services.contracts import events as ev
 from services.contracts.envelope import encode
 from services.router import decide, golden_record, handle_event, record_processing
 from services.router.account_matching import AccountBook
+from services.router.crm_fields import NO_CRM
 from services.router.record_processing import Incoming, StepResult, process_record
 from services.router.rules.loader import load_rules
 from services.router.rules.model import RuleSet
@@ -127,7 +128,7 @@ def run(rules: RuleSet, stream: list[Incoming], clock: Callable[[], float] = tim
 
         began = clock()
         for incoming in stream[start:start + BATCH]:
-            process_record(rules, lookup, incoming, NOW, (), result)
+            process_record(rules, lookup, incoming, NOW, NO_CRM, result)
         elapsed += clock() - began
         store.update(result.changes)
         outputs += result.outputs

@@ -111,13 +111,10 @@ class CrmMapping(_Frozen):
 
     def golden_field(self, crm: Literal["salesforce", "hubspot"], crm_field: str) -> str | None:
         """The golden-record field a Salesforce Lead field or HubSpot contact property holds
-        (case-insensitive, as both CRMs treat names); None when it is not mapped."""
-        if crm == "salesforce":
-            table = self.salesforce.lead.fields
-        else:
-            table = {**self.hubspot.contact.properties,
-                     **{ours: banded.property for ours, banded in
-                        self.hubspot.contact.banded.items()}}
+        (case-insensitive, as both CRMs treat names); None when it is not mapped. A banded
+        property (a range like "1000+") maps to no field: it cannot give back the number."""
+        table = self.salesforce.lead.fields if crm == "salesforce" \
+            else self.hubspot.contact.properties
         wanted = crm_field.lower()
         return next((ours for ours, theirs in table.items() if theirs.lower() == wanted), None)
 

@@ -7,6 +7,8 @@ import signal
 import sys
 
 from services.logging_setup import configure_logging
+from services.mapping.crm_mapping import load_mapping
+from services.router.crm_fields import CrmContext
 from services.router.rules.loader import RuleFileError, load_rules
 from services.router.settings import RouterSettings
 from services.router.stream_worker import RouterWorker
@@ -30,7 +32,15 @@ def main() -> None:
         # A bad rule file never reaches a running router.
         print(f"router: the rule file is invalid, not starting:\n{exc}", file=sys.stderr)
         raise SystemExit(2) from exc
-    asyncio.run(_serve(RouterWorker(settings, rules)))
+    try:
+        mapping = load_mapping(settings.mapping_file)
+    except (OSError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+        print(f"router: the mapping file {settings.mapping_file} is invalid, not starting:"
+              f"\n{exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
+    crm = CrmContext.of(settings.salesforce_integration_user_ids, settings.hubspot_app_ids,
+                        mapping)
+    asyncio.run(_serve(RouterWorker(settings, rules, crm)))
 
 
 if __name__ == "__main__":

@@ -63,12 +63,14 @@ def is_own_write(change: SalesforceChangeReceived, own_user_ids: Collection[str]
 
 
 def merge_salesforce_change(record: GoldenRecord, event_id: str,
-                            change: SalesforceChangeReceived) -> GoldenRecord:
-    """Link the Salesforce record's id, and keep the Lead's status as sales set it."""
+                            change: SalesforceChangeReceived,
+                            take_status: bool = True) -> GoldenRecord:
+    """Link the Salesforce record's id, and keep the Lead's status as sales set it
+    (``take_status`` False: the change is Accord's own, the status is not sales' word)."""
     ids = {**record.crm_ids, f"salesforce.{change.sobject_type}": change.sobject_id}
     update: dict[str, object] = {"crm_ids": ids, "recent_event_ids": seen(record, event_id)}
     status = change.fields.get("Status")
-    if change.sobject_type == "Lead" and status:
+    if change.sobject_type == "Lead" and status and take_status:
         update["salesforce_status"] = status
     return record.model_copy(update=update)
 

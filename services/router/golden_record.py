@@ -89,15 +89,19 @@ def new_record(lead_key: str) -> GoldenRecord:
 
 
 def merge_captured(record: GoldenRecord, event_id: str, event: LeadCaptured,
-                   source: str) -> GoldenRecord:
-    """Apply a captured lead: for each field it carries, the newer value wins."""
+                   source: str, salesforce_owned: frozenset[str] = frozenset()) -> GoldenRecord:
+    """Apply a captured lead: for each field it carries, the newer value wins — except a
+    field in ``salesforce_owned`` (its sync rule prefers Salesforce) whose value came from
+    Salesforce: a form does not overwrite what sales entered."""
     merged = dict(record.fields)
     at = event.captured_at
     # The hot path: the event's fields as they are (model_dump(exclude_none=True) gives the
     # same, slower), and one validation for all new values rather than one model per value.
     newer = {name: {"value": value, "source": source, "at": at}
              for name, value in event.fields.__dict__.items()
-             if value is not None and (name not in merged or at >= merged[name].at)}
+             if value is not None and (name not in merged or (
+                 at >= merged[name].at and not (name in salesforce_owned
+                                                and merged[name].source == "salesforce")))}
     merged.update(_FIELD_VALUES.validate_python(newer))
     touch = Touch(channel=event.fields.lead_source or event.channel,
                   campaign=event.fields.campaign, at=event.captured_at)

@@ -3,8 +3,7 @@ announcements)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +18,7 @@ from services.contracts.events import (
     HubSpotChangeReceived,
     LeadCaptured,
     LeadRouted,
+    OpportunityWon,
     RevenueRecorded,
     SalesforceChangeReceived,
 )
@@ -31,6 +31,14 @@ from services.router.crm_changes import (
     merge_hubspot_change,
     merge_salesforce_change,
 )
+from services.router.crm_fields import (
+    NO_CRM,
+    CrmContext,
+    CrmValues,
+    hubspot_values,
+    merge_crm_values,
+    salesforce_values,
+)
 from services.router.decide import Decision, evaluate
 from services.router.golden_record import (
     GoldenRecord,
@@ -41,6 +49,7 @@ from services.router.golden_record import (
     recheck_recycle_rules,
     record_decision,
 )
+from services.router.opportunities import book_win, is_booked, opportunity_won, won_deal
 from services.router.rules.model import RuleSet
 
 
@@ -54,10 +63,12 @@ class Outcome:
     decision: LeadRouted | None
     duplicate: bool = False
     announcements: tuple[Announcement, ...] = ()
+    # A won opportunity this event booked: published after the decision.
+    won: OpportunityWon | None = None
 
 
 def handle_event(rules: RuleSet, record: GoldenRecord | None, envelope: Envelope,
-                 now: datetime, own_user_ids: Collection[str] = ()) -> Outcome:
+                 now: datetime, crm: CrmContext = NO_CRM) -> Outcome:
     """Apply one event to a lead's golden record and decide again when it matters.
 
     A redelivered event changes nothing. If it caused the latest decision, that decision is
@@ -67,7 +78,7 @@ def handle_event(rules: RuleSet, record: GoldenRecord | None, envelope: Envelope
     redelivery of an older event emits and announces nothing.
     """
     if envelope.type in (SALESFORCE_CHANGE_RECEIVED, HUBSPOT_CHANGE_RECEIVED):
-        return _handle_crm_change(rules, record, envelope, now, own_user_ids)
+        return _handle_crm_change(rules, record, envelope, now, crm)
     merge = _MERGES.get(envelope.type)
     if merge is None:
         raise UnsupportedEventError(envelope.type)
@@ -76,7 +87,11 @@ def handle_event(rules: RuleSet, record: GoldenRecord | None, envelope: Envelope
     current = record or new_record(event.lead_key)
     if current.has_seen(envelope.id):
         return _redelivered(current, envelope.id)
-    merged = apply(current, envelope.id, event, envelope.source)
+    if envelope.type == LEAD_CAPTURED:
+        merged = merge_captured(current, envelope.id, event, envelope.source,
+                                crm.salesforce_owned)
+    else:
+        merged = apply(current, envelope.id, event, envelope.source)
     return _decided(merged, evaluate(rules, merged, envelope.id, now))
 
 
@@ -97,7 +112,7 @@ def _decided(record: GoldenRecord, decision: Decision) -> Outcome:
 
 
 def _handle_crm_change(rules: RuleSet, record: GoldenRecord | None, envelope: Envelope,
-                       now: datetime, own_user_ids: Collection[str]) -> Outcome:
+                       now: datetime, crm: CrmContext) -> Outcome:
     # A change re-keyed by the linking step (a HubSpot property change carries only the
     # object id) belongs to the record it was routed to.
     lead_key = linked_lead_key(envelope) or (record.lead_key if record else None)
@@ -108,18 +123,49 @@ def _handle_crm_change(rules: RuleSet, record: GoldenRecord | None, envelope: En
         return _redelivered(current, envelope.id)
     if envelope.type == HUBSPOT_CHANGE_RECEIVED:
         hubspot = HubSpotChangeReceived.model_validate(envelope.data)
-        # Linking only: HubSpot's own values reach decisions through sync's mapping rules.
-        return Outcome(merge_hubspot_change(current, envelope.id, hubspot), None)
+        linked = merge_hubspot_change(current, envelope.id, hubspot)
+        values = None if crm.is_own_hubspot_write(hubspot) else hubspot_values(hubspot, crm)
+        return _after_crm_values(rules, current, linked, values, crm, envelope.id, now)
     change = SalesforceChangeReceived.model_validate(envelope.data)
-    merged = merge_salesforce_change(current, envelope.id, change)
-    if is_own_write(change, own_user_ids) or merged.salesforce_status == current.salesforce_status:
-        # An echo of our own write, or nothing the rules read changed: no new decision.
+    own = is_own_write(change, crm.salesforce_user_ids)
+    # The status our own write set is not a rep's: it must not read as sales' verdict.
+    merged = merge_salesforce_change(current, envelope.id, change, take_status=not own)
+    deal = won_deal(change)
+    if deal is not None and not is_booked(merged, deal):
+        # A win is news whoever saved it: book it, decide again (the rules make the lead a
+        # customer) and announce the revenue with its attribution.
+        booked = book_win(merged, deal)
+        outcome = _decided(booked, evaluate(rules, booked, envelope.id, now))
+        return replace(outcome, won=opportunity_won(outcome.record, deal, envelope.id, now))
+    if own:
+        # An echo of our own write: ids are linked, nothing else changes.
         return Outcome(merged, None)
+    values = salesforce_values(change, crm, _changed_at(change))
+    return _after_crm_values(rules, current, merged, values, crm, envelope.id, now)
+
+
+def _after_crm_values(rules: RuleSet, before: GoldenRecord, linked: GoldenRecord,
+                      values: CrmValues | None, crm: CrmContext, event_id: str,
+                      now: datetime) -> Outcome:
+    """Merge a person's CRM change; decide again only when a field or the status moved."""
+    merged = merge_crm_values(linked, values, crm.rules) if values else linked
+    status_moved = merged.salesforce_status != before.salesforce_status
+    if not status_moved and merged.fields == before.fields:
+        return Outcome(merged, None)  # nothing the rules or the CRMs read changed
     # A status a person set is news even if a recycle rule held already (e.g. "Closed - Not
     # Converted" for a lead recycled on "Recycled" and qualified again since): sales can
     # hand a lead back again.
-    fresh = recheck_recycle_rules(merged)
-    return _decided(fresh, evaluate(rules, fresh, envelope.id, now))
+    fresh = recheck_recycle_rules(merged) if status_moved else merged
+    return _decided(fresh, evaluate(rules, fresh, event_id, now))
+
+
+def _changed_at(change: SalesforceChangeReceived) -> datetime:
+    """When Salesforce saved the change (``LastModifiedDate`` when the message sends it)."""
+    stamp = change.fields.get("LastModifiedDate")
+    try:
+        return datetime.fromisoformat(stamp) if stamp else change.received_at
+    except ValueError:
+        return change.received_at
 
 
 _MERGES: dict[str, tuple[Any, Any]] = {

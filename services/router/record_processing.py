@@ -7,7 +7,7 @@ step free of Kafka makes it testable on its own and leaves the worker a thin ada
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -15,10 +15,11 @@ import structlog
 from pydantic import BaseModel, ValidationError
 
 from services.contracts.envelope import EnvelopeError, decode, encode
-from services.contracts.events import LEAD_ROUTED, LeadRouted
+from services.contracts.events import LEAD_ROUTED, OPPORTUNITY_WON, LeadRouted
 from services.messaging.dead_letters import dead_letter_headers
 from services.router.announcements import Announcement
 from services.router.crm_changes import linked_lead_key, merged_objects
+from services.router.crm_fields import CrmContext
 from services.router.golden_record import GoldenRecord
 from services.router.handle_event import (
     Outcome,
@@ -40,6 +41,7 @@ from services.router.handoff_messages import (
     POOL_PICK_REQUESTED,
     routing_request_id,
 )
+from services.router.opportunities import UnreadableOpportunityError
 from services.router.rules.cel_conditions import ConditionError
 from services.router.rules.model import RuleSet
 from services.router.sla import SlaClock
@@ -53,7 +55,7 @@ Headers = Sequence[tuple[str, bytes]]
 
 # Reasons an event cannot be processed that are the event's fault: dead-letter, move on.
 POISON = (EnvelopeError, ValidationError, ConditionError, UnsupportedEventError,
-           UnlinkedChangeError, UnicodeDecodeError)
+           UnlinkedChangeError, UnreadableOpportunityError, UnicodeDecodeError)
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ def record_key(lead_key: str) -> str:
 
 
 def process_record(rules: RuleSet, lookup: Callable[[str], bytes | None], incoming: Incoming,
-                   now: datetime, own_user_ids: Collection[str], result: StepResult) -> None:
+                   now: datetime, crm: CrmContext, result: StepResult) -> None:
     """Apply one record to the state seen through ``lookup`` and add the effects to
     ``result``. A poison record (undecodable, invalid, unsupported) becomes a dead letter
     with its reason; it never stops the partition."""
@@ -114,7 +116,7 @@ def process_record(rules: RuleSet, lookup: Callable[[str], bytes | None], incomi
             if new_clock is not None:
                 result.changes[sla_key(lead_key)] = clock_bytes(new_clock)
             return
-        outcome = handle_event(rules, record, envelope, now, own_user_ids)
+        outcome = handle_event(rules, record, envelope, now, crm)
     except POISON as exc:
         dead_letter(incoming, str(exc), result)
         return
@@ -146,12 +148,15 @@ def _store_and_publish(rules: RuleSet, before: GoldenRecord | None, clock: SlaCl
         publish(result, "pool_requests", POOL_PICK_REQUESTED, record.awaiting_pool,
                 pick_request(outcome.decision, record.awaiting_pool),
                 routing_request_id(lead_key, outcome.decision.decision_id))
-        return
-    publish_decision(result, outcome.decision, outcome.announcements)
-    if not outcome.duplicate:
-        started = clock_after(rules, clock, outcome.decision, now)
-        if started is not None:
-            result.changes[sla_key(lead_key)] = clock_bytes(started)
+    else:
+        publish_decision(result, outcome.decision, outcome.announcements)
+        if not outcome.duplicate:
+            started = clock_after(rules, clock, outcome.decision, now)
+            if started is not None:
+                result.changes[sla_key(lead_key)] = clock_bytes(started)
+    if outcome.won is not None:
+        publish(result, "decisions", OPPORTUNITY_WON, lead_key, outcome.won,
+                outcome.won.decision_id)
 
 
 def publish(result: StepResult, kind: str, event_type: str, key: str, data: BaseModel,

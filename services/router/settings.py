@@ -26,6 +26,10 @@ class RouterSettings(BaseSettings):
     session_timeout_seconds: float = 10.0
     # Salesforce users Accord writes as: their changes are echoes and trigger no decision.
     salesforce_integration_user_ids: list[str] = Field(default_factory=list)
+    # HubSpot apps Accord writes as (webhooks name them in sourceId): echoes, likewise.
+    hubspot_app_ids: list[int] = Field(default_factory=list)
+    # CRM field names and per-field sync rules: a rep's edit in a CRM is merged by them.
+    mapping_file: Path = Path("mappings/crm.yaml")
     # How often the worker looks for SLA clocks past their due time.
     sla_tick_seconds: float = 1.0
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)

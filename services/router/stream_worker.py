@@ -39,6 +39,7 @@ from services.messaging.topics import (
     router_changelog,
 )
 from services.router.changelog_store import ChangelogStore, restore
+from services.router.crm_fields import NO_CRM, CrmContext
 from services.router.handoff import SLA_PREFIX
 from services.router.pool_stage import pick_from_pool
 from services.router.record_processing import (
@@ -88,9 +89,10 @@ class OwnedPartition:
 class RouterWorker(ConsumerRebalanceListener):  # type: ignore[misc]
     """One router worker; start several with the same settings to share the partitions."""
 
-    def __init__(self, settings: RouterSettings, rules: RuleSet,
+    def __init__(self, settings: RouterSettings, rules: RuleSet, crm: CrmContext = NO_CRM,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.settings = settings
+        self.crm = crm
         self.kafka = settings.kafka
         self.rules = CurrentRules(rules)
         self.clock = clock
@@ -161,7 +163,6 @@ class RouterWorker(ConsumerRebalanceListener):  # type: ignore[misc]
             return  # revoked while the batch was in flight: the next owner reads it again
         result = StepResult()
         rules, now = self.rules.rules, self.clock()
-        own_ids = tuple(self.settings.salesforce_integration_user_ids)
 
         lookup = owned.lookup_through(result)
         for record in records:
@@ -172,7 +173,7 @@ class RouterWorker(ConsumerRebalanceListener):  # type: ignore[misc]
             elif record.topic == self.pool_requests:
                 pick_from_pool(rules, lookup, incoming, now, result)
             else:
-                process_record(rules, lookup, incoming, now, own_ids, result)
+                process_record(rules, lookup, incoming, now, self.crm, result)
         if not await self._commit(owned, tp, records[-1].offset + 1, result):
             return
         self.processed += len(records)

@@ -14,6 +14,8 @@ from services.contracts.events import (
     HubSpotChangeReceived,
     SalesforceChangeReceived,
 )
+from services.mapping.crm_mapping import load_mapping
+from services.router.crm_fields import CrmContext
 from services.router.handle_event import UnlinkedChangeError, handle_event
 from services.router.rules.loader import load_rules
 from tests.builders import a_captured_lead, an_envelope
@@ -22,6 +24,8 @@ RULES = load_rules(REPO_ROOT / "rules" / "leads.yaml")
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 INTEGRATION_USER = "005000000000009AAA"
 REP = "005000000000001AAA"
+CRM = CrmContext.of([INTEGRATION_USER], [4400001], load_mapping(REPO_ROOT / "mappings" /
+                                                                "crm.yaml"))
 EMAIL = "ada@siemens.example"
 
 
@@ -47,7 +51,7 @@ def routed_mql():
 
 def test_given_an_mql_when_a_rep_sets_working_in_salesforce_then_it_becomes_an_sql():
     outcome = handle_event(RULES, routed_mql(), salesforce_change("Working - Contacted", REP,
-                                                                  "n1"), NOW, [INTEGRATION_USER])
+                                                                  "n1"), NOW, CRM)
     assert outcome.decision is not None
     assert outcome.decision.stage == "sql"
     assert "stages.sql" in outcome.decision.matched_rules
@@ -57,9 +61,11 @@ def test_given_an_mql_when_a_rep_sets_working_in_salesforce_then_it_becomes_an_s
 def test_given_our_own_write_when_it_echoes_back_then_ids_update_but_nothing_is_decided():
     outcome = handle_event(RULES, routed_mql(),
                            salesforce_change("Marketing Qualified", INTEGRATION_USER, "n2"),
-                           NOW, [INTEGRATION_USER[:15]])
+                           NOW, CRM)
     assert outcome.decision is None
     assert outcome.record.crm_ids["salesforce.Lead"] == "00Q000000000001AAA"
+    # The status our own write set is not sales' word: the record keeps none.
+    assert outcome.record.salesforce_status is None
 
 
 def test_given_a_change_without_lead_key_or_email_when_handled_then_unlinked_error():

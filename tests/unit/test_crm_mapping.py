@@ -19,7 +19,7 @@ def test_given_the_shipped_file_when_asking_rules_then_named_fields_and_default_
 
 @pytest.mark.parametrize(("crm", "name", "golden"), [
     ("salesforce", "Title", "title"), ("salesforce", "numberofemployees", "employees"),
-    ("hubspot", "jobtitle", "title"), ("hubspot", "numemployees", "employees"),
+    ("hubspot", "jobtitle", "title"), ("hubspot", "numemployees", None),
     ("salesforce", "Accord_Score__c", None), ("hubspot", "hs_lead_status", None)])
 def test_given_a_crm_field_when_looked_up_then_its_golden_field_or_none(crm, name, golden):
     assert MAPPING.golden_field(crm, name) == golden

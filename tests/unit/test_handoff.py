@@ -15,6 +15,7 @@ from services.contracts.events import (
     SALESFORCE_CHANGE_RECEIVED,
 )
 from services.messaging.dead_letters import PREFIX
+from services.router.crm_fields import NO_CRM
 from services.router.golden_record import GoldenRecord
 from services.router.handoff import load_clock
 from services.router.handoff_messages import POOL_PICK_MADE, POOL_PICK_REQUESTED
@@ -58,7 +59,7 @@ class Router:
         if incoming.topic == "pool-requests":
             pick_from_pool(RULES, self.lookup, incoming, now, result)
         else:
-            process_record(RULES, self.lookup, incoming, now, (), result)
+            process_record(RULES, self.lookup, incoming, now, NO_CRM, result)
         for out in self._apply(result):
             if follow and out.kind in ("pool_requests", "crm_changes_by_lead"):
                 topic = "pool-requests" if out.kind == "pool_requests" else "by-lead"

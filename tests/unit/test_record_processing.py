@@ -14,6 +14,7 @@ from services.contracts.events import (
     HubSpotChangeReceived,
 )
 from services.messaging.dead_letters import PREFIX
+from services.router.crm_fields import NO_CRM
 from services.router.golden_record import GoldenRecord
 from services.router.record_processing import (
     Incoming,
@@ -43,7 +44,7 @@ def run(*records: Incoming, state: dict[str, bytes] | None = None) -> StepResult
         return result.changes.get(key, committed.get(key))
 
     for incoming in records:
-        process_record(RULES, lookup, incoming, NOW, (), result)
+        process_record(RULES, lookup, incoming, NOW, NO_CRM, result)
     return result
 
 
