@@ -22,7 +22,13 @@ from typing import Any, Final
 import structlog
 from pydantic import ValidationError
 
-from services.contracts.events import HubSpotChangeReceived, LeadFields, SalesforceChangeReceived
+from services.contracts.envelope import Envelope
+from services.contracts.events import (
+    HUBSPOT_CHANGE_RECEIVED,
+    HubSpotChangeReceived,
+    LeadFields,
+    SalesforceChangeReceived,
+)
 from services.mapping.crm_mapping import CrmMapping, FieldRules, SyncRule
 from services.router.golden_record import FieldValue, GoldenRecord
 
@@ -67,6 +73,24 @@ class CrmContext:
 
 
 NO_CRM = CrmContext()
+
+
+def nothing_for_a_lead(envelope: Envelope, crm: CrmContext) -> str | None:
+    """Why a CRM change that names no known lead carries nothing for any lead (so it is
+    dropped, not dead-lettered), or None when it may: a HubSpot deal or company change
+    (deals follow Salesforce opportunities, written by Accord; a rep's deal edit in HubSpot
+    does not flow back), or an echo of Accord's own HubSpot write that came before the
+    change naming the contact's email (that one links the contact)."""
+    if envelope.type != HUBSPOT_CHANGE_RECEIVED:
+        return None
+    data = envelope.data
+    if data.get("object_type") != "contact":
+        return f"a HubSpot {data.get('object_type')} change: Accord syncs deals one way, " \
+               "from Salesforce"
+    if data.get("change_source") == "INTEGRATION" \
+            and str(data.get("source_id")) in crm.hubspot_app_ids:
+        return "an echo of Accord's own HubSpot write"
+    return None
 
 
 @dataclass(frozen=True)

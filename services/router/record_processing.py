@@ -19,7 +19,7 @@ from services.contracts.events import LEAD_ROUTED, OPPORTUNITY_WON, LeadRouted
 from services.messaging.dead_letters import dead_letter_headers
 from services.router.announcements import Announcement
 from services.router.crm_changes import linked_lead_key, merged_objects
-from services.router.crm_fields import CrmContext
+from services.router.crm_fields import NO_CRM, CrmContext, nothing_for_a_lead
 from services.router.golden_record import GoldenRecord
 from services.router.handle_event import (
     Outcome,
@@ -189,7 +189,7 @@ def dead_letter(incoming: Incoming, reason: str, result: StepResult) -> None:
 
 
 def link_crm_change(lookup: Callable[[str], bytes | None], incoming: Incoming,
-                    result: StepResult) -> None:
+                    result: StepResult, crm: CrmContext = NO_CRM) -> None:
     """Re-key a CRM change (keyed by CRM object) by the lead it belongs to.
 
     A change that names the lead (its email or lead key) also teaches the link, so later
@@ -210,6 +210,10 @@ def link_crm_change(lookup: Callable[[str], bytes | None], incoming: Incoming,
     known = next((found for found in (lookup(LINK_PREFIX + o) for o in objects) if found),
                  None)
     lead_key = named or (known.decode() if known else None)
+    if lead_key is None and (why := nothing_for_a_lead(envelope, crm)) is not None:
+        # Not a lost change: there is nothing in it for any lead, so no dead letter either.
+        log.info("router.crm_change_ignored", key=crm_object, type=envelope.type, why=why)
+        return
     if lead_key is None:
         dead_letter(incoming, f"{envelope.type} of {crm_object} names no lead (no email or "
                     "lead key in it) and no earlier change linked that object to a lead",

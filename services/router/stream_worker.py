@@ -169,7 +169,7 @@ class RouterWorker(ConsumerRebalanceListener):  # type: ignore[misc]
             incoming = Incoming(record.topic, record.partition, record.offset, record.key,
                                 record.value, list(record.headers or ()))
             if record.topic == self.crm_changes:
-                link_crm_change(lookup, incoming, result)
+                link_crm_change(lookup, incoming, result, self.crm)
             elif record.topic == self.pool_requests:
                 pick_from_pool(rules, lookup, incoming, now, result)
             else:

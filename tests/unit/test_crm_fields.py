@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -18,6 +19,7 @@ from services.contracts.events import (
 from services.mapping.crm_mapping import SYNC_RULES, load_mapping
 from services.router.crm_fields import SALESFORCE, CrmContext, accepts
 from services.router.handle_event import Outcome, handle_event
+from services.router.record_processing import Incoming, StepResult, link_crm_change
 from services.router.rules.loader import load_rules
 from tests.builders import a_captured_lead, an_envelope
 
@@ -164,3 +166,28 @@ def test_property_a_salesforce_value_beats_others_when_the_rule_prefers_salesfor
         assert from_sf == from_hubspot_ == (at >= T0)
     else:
         assert not from_sf and not from_hubspot_
+
+
+def a_hubspot_change(object_type: str, source: tuple[str, str]) -> Incoming:
+    change = HubSpotChangeReceived(
+        event_id=1, subscription_id=7, portal_id=62515, app_id=4400001, occurred_at=T0,
+        subscription_type=f"{object_type}.creation", attempt_number=0, object_id=5000001,
+        object_type=object_type, change_source=source[0], source_id=source[1])
+    record = encode(HUBSPOT_CHANGE_RECEIVED, "/hs", f"hubspot:62515:{object_type}:5000001",
+                    change, event_id="h9")
+    return Incoming("crm-changes", 0, 0, record.key, record.value, list(record.headers))
+
+
+@pytest.mark.parametrize(("object_type", "source", "dead_lettered"), [
+    ("deal", ("INTEGRATION", "4400001"), 0),   # our deal write's echo
+    ("deal", ("CRM_UI", "userId:7"), 0),       # deals follow Salesforce, one way
+    ("contact", ("INTEGRATION", "4400001"), 0),  # our contact creation, before its email
+    ("contact", ("CRM_UI", "userId:7"), 1),    # a person's change Accord cannot place
+])
+def test_given_an_unlinked_hubspot_change_when_linked_then_only_a_lost_one_is_dead_lettered(
+        object_type, source, dead_lettered):
+    result = StepResult()
+    link_crm_change(lambda key: None, a_hubspot_change(object_type, source), result, CRM)
+    assert result.dead_lettered == dead_lettered
+    assert result.changes == {}
+    assert len(result.outputs) == dead_lettered
