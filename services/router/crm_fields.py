@@ -80,13 +80,16 @@ def nothing_for_a_lead(envelope: Envelope, crm: CrmContext) -> str | None:
     dropped, not dead-lettered), or None when it may: a HubSpot deal or company change
     (deals follow Salesforce opportunities, written by Accord; a rep's deal edit in HubSpot
     does not flow back), or an echo of Accord's own HubSpot write that came before the
-    change naming the contact's email (that one links the contact)."""
+    change naming the contact's email (that one links the contact), or a creation notice."""
     if envelope.type != HUBSPOT_CHANGE_RECEIVED:
         return None
     data = envelope.data
     if data.get("object_type") != "contact":
         return f"a HubSpot {data.get('object_type')} change: Accord syncs deals one way, " \
                "from Salesforce"
+    if str(data.get("subscription_type", "")).endswith(".creation"):
+        return "a HubSpot creation notice carries no values; the property changes that " \
+               "follow it (the email among them) do"
     if data.get("change_source") == "INTEGRATION" \
             and str(data.get("source_id")) in crm.hubspot_app_ids:
         return "an echo of Accord's own HubSpot write"

@@ -168,26 +168,30 @@ def test_property_a_salesforce_value_beats_others_when_the_rule_prefers_salesfor
         assert not from_sf and not from_hubspot_
 
 
-def a_hubspot_change(object_type: str, source: tuple[str, str]) -> Incoming:
+def a_hubspot_change(object_type: str, source: tuple[str, str],
+                     kind: str = "propertyChange") -> Incoming:
     change = HubSpotChangeReceived(
         event_id=1, subscription_id=7, portal_id=62515, app_id=4400001, occurred_at=T0,
-        subscription_type=f"{object_type}.creation", attempt_number=0, object_id=5000001,
-        object_type=object_type, change_source=source[0], source_id=source[1])
+        subscription_type=f"{object_type}.{kind}", attempt_number=0, object_id=5000001,
+        object_type=object_type, change_source=source[0], source_id=source[1],
+        property_name="jobtitle", property_value="CTO")
     record = encode(HUBSPOT_CHANGE_RECEIVED, "/hs", f"hubspot:62515:{object_type}:5000001",
                     change, event_id="h9")
     return Incoming("crm-changes", 0, 0, record.key, record.value, list(record.headers))
 
 
-@pytest.mark.parametrize(("object_type", "source", "dead_lettered"), [
-    ("deal", ("INTEGRATION", "4400001"), 0),   # our deal write's echo
-    ("deal", ("CRM_UI", "userId:7"), 0),       # deals follow Salesforce, one way
-    ("contact", ("INTEGRATION", "4400001"), 0),  # our contact creation, before its email
-    ("contact", ("CRM_UI", "userId:7"), 1),    # a person's change Accord cannot place
+@pytest.mark.parametrize(("object_type", "source", "kind", "dead_lettered"), [
+    ("deal", ("INTEGRATION", "4400001"), "propertyChange", 0),  # our deal write's echo
+    ("deal", ("CRM_UI", "userId:7"), "propertyChange", 0),  # deals follow Salesforce only
+    ("contact", ("INTEGRATION", "4400001"), "propertyChange", 0),  # our echo, before email
+    ("contact", ("CRM_UI", "userId:7"), "creation", 0),  # values come in property changes
+    ("contact", ("CRM_UI", "userId:7"), "propertyChange", 1),  # a change Accord can't place
 ])
 def test_given_an_unlinked_hubspot_change_when_linked_then_only_a_lost_one_is_dead_lettered(
-        object_type, source, dead_lettered):
+        object_type, source, kind, dead_lettered):
     result = StepResult()
-    link_crm_change(lambda key: None, a_hubspot_change(object_type, source), result, CRM)
+    link_crm_change(lambda key: None, a_hubspot_change(object_type, source, kind), result,
+                    CRM)
     assert result.dead_lettered == dead_lettered
     assert result.changes == {}
     assert len(result.outputs) == dead_lettered
