@@ -7,11 +7,13 @@ Every route but the health check needs ``Authorization: Bearer <HUBSPOT_SANDBOX_
 * ``POST /__sandbox/rep/{contacts|deals}[/{id}]``: a sales rep creates or edits a record in
   HubSpot's UI (webhooks say ``CRM_UI``), body ``{"properties": {...}, "owner_id": ...}``
 * ``GET /__sandbox/webhooks``: what webhook delivery has done so far
+* ``GET /__sandbox/usage``: calls counted today and in the rolling 10 s, 429s by policy
 """
 
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +29,9 @@ from sandboxes.hubspot.errors import ApiError, validation_error
 from sandboxes.hubspot.knobs import Knobs, KnobsInput
 from sandboxes.hubspot.owners import Owner, find_owner
 from sandboxes.hubspot.payloads import PropertyValue, read_body, texts
+from sandboxes.hubspot.rate_limits import utc_day
 from sandboxes.hubspot.routing import IdProperty
+from sandboxes.hubspot.store import ContactStore
 from sandboxes.hubspot.webhook_delivery import WebhookDispatcher
 
 
@@ -51,6 +55,7 @@ class AdminParts:
     knobs: Knobs
     default_knobs: Callable[[], Knobs]
     dispatcher: WebhookDispatcher | None
+    store: ContactStore | None = None
 
 
 def _rep_source(owners: tuple[Owner, ...], owner_id: str | None) -> ChangeSource:
@@ -121,6 +126,17 @@ def admin_router(parts: AdminParts) -> APIRouter:
         if kind_of(object_type) == "contact":
             return parts.contacts.update(object_id, id_property, values, source=source)
         return parts.deals.update(object_id, id_property, values, source=source)
+
+    @router.get("/usage")
+    async def api_usage() -> dict[str, Any]:
+        """What the private app's limits count, read without counting a call."""
+        if parts.store is None:
+            return {}
+        now = time.time()
+        usage = parts.store.usage(now, utc_day(now))
+        return {"today": usage.today, "last_ten_seconds": usage.last_ten_seconds,
+                "ten_second_limit": knobs.ten_second_limit, "daily_limit": knobs.daily_limit,
+                "refused": dict(parts.store.refused)}
 
     @router.get("/webhooks")
     async def webhook_status() -> dict[str, Any]:

@@ -99,7 +99,7 @@ def create_app(settings: HubSpotSandboxSettings) -> FastAPI:
     app.include_router(admin_router(AdminParts(
         admin_token=settings.admin_token.get_secret_value(), contacts=contacts, deals=deals,
         owners=owners, knobs=knobs, default_knobs=partial(Knobs.from_settings, settings),
-        dispatcher=dispatcher)))
+        dispatcher=dispatcher, store=store)))
     app.include_router(portal_router(owners))
     associations = AssociationService(store, deal_store)
     app.include_router(contact_router(contacts, associations))

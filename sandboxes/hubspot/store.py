@@ -72,6 +72,9 @@ class ContactStore:
             "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'contacts')",
             (_FIRST_ID - 1,),
         )
+        # 429s answered since the process started, by policy (not persisted: for the admin
+        # API's usage view, which benchmarks read without spending a call).
+        self.refused: dict[str, int] = {}
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -146,6 +149,13 @@ class ContactStore:
         """Count one API call made at ``now`` (epoch seconds) on ``day`` (a UTC date)."""
         return self.admit_call(now, day).usage
 
+    def usage(self, now: float, day: str) -> Usage:
+        """Calls counted on ``day`` and in the ten seconds before ``now``; counts nothing."""
+        window = int(self._db.execute("SELECT COUNT(*) FROM recent_calls WHERE at > ?",
+                                      (now - _WINDOW_SECONDS,)).fetchone()[0])
+        row = self._db.execute("SELECT calls FROM daily_calls WHERE day = ?", (day,)).fetchone()
+        return Usage(today=int(row[0]) if row else 0, last_ten_seconds=window)
+
     def admit_call(self, now: float, day: str, ten_second_limit: int | None = None,
                    daily_limit: int | None = None) -> Admission:
         """Count a call at ``now`` on ``day`` unless it would exceed a limit (then refuse it)."""
@@ -155,10 +165,13 @@ class ContactStore:
             row = self._db.execute("SELECT calls FROM daily_calls WHERE day = ?",
                                    (day,)).fetchone()
             today = int(row[0]) if row else 0
-            if daily_limit is not None and today >= daily_limit:
-                return Admission(Usage(today, window), "DAILY")
-            if ten_second_limit is not None and window >= ten_second_limit:
-                return Admission(Usage(today, window), "TEN_SECONDLY_ROLLING")
+            refused_by = ("DAILY" if daily_limit is not None and today >= daily_limit
+                          else "TEN_SECONDLY_ROLLING"
+                          if ten_second_limit is not None and window >= ten_second_limit
+                          else None)
+            if refused_by is not None:
+                self.refused[refused_by] = self.refused.get(refused_by, 0) + 1
+                return Admission(Usage(today, window), refused_by)
             self._db.execute("INSERT INTO recent_calls (at) VALUES (?)", (now,))
             self._db.execute(
                 "INSERT INTO daily_calls (day, calls) VALUES (?, 1) "

@@ -192,3 +192,24 @@ def test_given_101_contacts_when_batch_upserted_then_hubspot_batch_limit_message
     assert json.loads(raised.value.body)["message"] == (
         "The maximum number of inputs supported in a batch is 100. "
         "Please reduce the number of items and try again")
+
+
+def test_given_calls_and_a_refusal_when_usage_is_read_then_the_admin_api_counts_them_at_no_cost(
+        sandbox, contacts):
+    deadline = time.monotonic() + 15
+    while sandbox.admin("GET", "usage")["last_ten_seconds"]:  # earlier tests' calls age out
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    sandbox.set_knobs(ten_second_limit=2)
+    before = sandbox.admin("GET", "usage")
+
+    statuses = [call_status(contacts)[0] for _ in range(3)]
+    first, second = sandbox.admin("GET", "usage"), sandbox.admin("GET", "usage")
+
+    assert statuses == [200, 200, 429]
+    assert first == second  # reading the usage is not a call
+    assert first["today"] - before["today"] == 2
+    assert first["last_ten_seconds"] == 2
+    assert first["ten_second_limit"] == 2
+    assert first["refused"].get("TEN_SECONDLY_ROLLING", 0) - before["refused"].get(
+        "TEN_SECONDLY_ROLLING", 0) == 1
