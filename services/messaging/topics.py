@@ -23,6 +23,9 @@ CRM_CHANGES_BY_LEAD = "accord.router.crm-changes-by-lead"
 # Requests for a pick from a round-robin pool, keyed by pool name: one writer per pool.
 POOL_REQUESTS = "accord.router.pool-requests"
 SYNC_DEAD_LETTERS = "accord.sync.dead-letters"
+# What sync last saw each CRM accept, keyed <crm>:<lead key>, compacted; partition p holds
+# the records of the leads on partition p of the decisions (sync writes it so).
+SYNC_KNOWN_VALUES = "accord.sync.known-values"
 ROUTER_DEAD_LETTERS = "accord.router.dead-letters"
 # Published rule sets: one key, compacted, so the latest version is always there to read.
 RULES = "accord.rules"
@@ -63,6 +66,8 @@ def accord_topics(settings: KafkaSettings) -> list[TopicSpec]:
         TopicSpec(settings.topic(LEAD_DECISIONS), 6,
                   {"cleanup.policy": "delete", "retention.ms": _WEEK_MS}),
         TopicSpec(settings.topic(RULES), 1, {"cleanup.policy": "compact"}),
+        # As many partitions as the decisions: each restores with its decisions' partition.
+        TopicSpec(settings.topic(SYNC_KNOWN_VALUES), 6, {"cleanup.policy": "compact"}),
         TopicSpec(settings.topic(SYNC_DEAD_LETTERS), 6,
                   {"cleanup.policy": "delete", "retention.ms": _MONTH_MS}),
         TopicSpec(settings.topic(ROUTER_DEAD_LETTERS), 6,

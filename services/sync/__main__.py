@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable
 
 import structlog
+from prometheus_client import start_http_server
 from pydantic import ValidationError
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
@@ -24,8 +25,16 @@ from services.sync.crm_errors import TransientCrmError
 from services.sync.hubspot_mapping_check import HubSpotMappingMismatchError
 from services.sync.hubspot_writer import HubSpotWriter
 from services.sync.mapping_check import MappingMismatchError
+from services.sync.metrics import SyncMetrics
+from services.sync.outcome_mapping import OutcomeMapping, load_outcome_mapping
+from services.sync.outcome_mapping_check import (
+    check_deal_mapping,
+    check_status_map_keys,
+    check_status_map_values,
+)
 from services.sync.salesforce_writer import SalesforceWriter
 from services.sync.settings import SyncSettings
+from services.sync.skip_state import KnownValuesMisfit
 from services.sync.worker import SyncWorker
 
 log = structlog.get_logger(__name__)
@@ -62,21 +71,60 @@ async def _checked(crm: str, check: Callable[[], None], stop: asyncio.Event) -> 
     return True
 
 
+def _check_salesforce(salesforce: SalesforceWriter, mapping: CrmMapping,
+                      outcomes: OutcomeMapping, source: str) -> None:
+    """The Lead mapping and the lead status map's keys against the org, every problem."""
+    problems: list[str] = []
+    try:
+        salesforce.check_mapping(mapping.salesforce.lead)
+    except MappingMismatchError as exc:
+        problems += exc.problems
+    statuses = salesforce.picklist_values("Lead", mapping.salesforce.lead.status_field)
+    problems += check_status_map_keys(
+        outcomes.hubspot.contact.lead_status_by_salesforce_status, statuses, source)
+    if problems:
+        raise MappingMismatchError(problems)
+
+
+def _check_hubspot(hubspot: HubSpotWriter, mapping: CrmMapping, outcomes: OutcomeMapping,
+                   source: str) -> None:
+    """The contact and deal mappings and the lead status map's values against the portal."""
+    problems: list[str] = []
+    try:
+        hubspot.check_mapping(mapping.hubspot.contact)
+    except HubSpotMappingMismatchError as exc:
+        problems += exc.problems
+    problems += check_deal_mapping(outcomes.hubspot.deal, hubspot.properties("deals"), source)
+    problems += check_status_map_values(
+        outcomes.hubspot.contact.lead_status_by_salesforce_status,
+        mapping.hubspot.contact.lead_status_property, hubspot.properties("contacts"), source)
+    if problems:
+        raise HubSpotMappingMismatchError(problems)
+
+
+def _read_mappings(settings: SyncSettings) -> tuple[CrmMapping, OutcomeMapping]:
+    path = settings.mapping_file
+    try:
+        mapping = load_mapping(path)
+        path = settings.outcome_mapping_file
+        return mapping, load_outcome_mapping(path)
+    except (OSError, ValidationError, ValueError) as exc:
+        raise _MappingMisfit(f"the mapping file {path} cannot be read: {exc}") from exc
+
+
 async def _serve() -> None:
     settings = SyncSettings()
-    try:
-        mapping: CrmMapping = load_mapping(settings.mapping_file)
-    except (OSError, ValidationError, ValueError) as exc:
-        raise _MappingMisfit(f"the mapping file {settings.mapping_file} cannot be read: "
-                             f"{exc}") from exc
+    mapping, outcomes = _read_mappings(settings)
+    source = str(settings.outcome_mapping_file)
     salesforce, hubspot = SalesforceWriter(settings), HubSpotWriter(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     checks = await asyncio.gather(
-        _checked("salesforce", lambda: salesforce.check_mapping(mapping.salesforce.lead), stop),
-        _checked("hubspot", lambda: hubspot.check_mapping(mapping.hubspot.contact), stop),
+        _checked("salesforce", lambda: _check_salesforce(salesforce, mapping, outcomes, source),
+                 stop),
+        _checked("hubspot", lambda: _check_hubspot(hubspot, mapping, outcomes, source), stop),
         return_exceptions=True)
     misfits = [str(c) for c in checks if isinstance(c, _MappingMisfit)]
     if misfits:
@@ -86,8 +134,15 @@ async def _serve() -> None:
             raise check
     if not all(checks):
         return  # stopped before both CRMs answered
-    log.info("sync.mapping_checked", mapping=str(settings.mapping_file))
-    await SyncWorker(settings, mapping, salesforce, hubspot).run(stop)
+    log.info("sync.mapping_checked", mapping=str(settings.mapping_file), outcomes=source)
+    metrics = SyncMetrics()
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port, addr=settings.metrics_host,
+                          registry=metrics.registry)
+    try:
+        await SyncWorker(settings, mapping, outcomes, salesforce, hubspot, metrics).run(stop)
+    except KnownValuesMisfit as exc:
+        raise _MappingMisfit(str(exc)) from exc
 
 
 def main() -> None:

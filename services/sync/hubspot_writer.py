@@ -160,12 +160,16 @@ class HubSpotWriter:
     def check_mapping(self, mapping: HubSpotContactMapping) -> None:
         """Raise HubSpotMappingMismatchError if the mapping names contact properties or
         options the portal lacks (``GET /crm/v3/properties/contacts``)."""
-        answer = self._call(self._properties.get_all_with_http_info, frozenset(),
-                            object_type="contacts")
-        results = [p for p in answer.body.get("results") or () if isinstance(p, Mapping)]
-        problems = check_hubspot_contact_mapping(mapping, results, self._source)
+        problems = check_hubspot_contact_mapping(mapping, self.properties("contacts"),
+                                                 self._source)
         if problems:
             raise HubSpotMappingMismatchError(problems)
+
+    def properties(self, object_type: str) -> list[Mapping[str, Any]]:
+        """The property definitions of ``object_type`` (``GET /crm/v3/properties/...``)."""
+        answer = self._call(self._properties.get_all_with_http_info, frozenset(),
+                            object_type=object_type)
+        return [p for p in answer.body.get("results") or () if isinstance(p, Mapping)]
 
     def owner_id(self, email: str) -> str:
         """The id of the HubSpot owner with this email (cached)."""

@@ -80,6 +80,12 @@ class SalesforceWriter:
         if problems:
             raise MappingMismatchError(problems)
 
+    def picklist_values(self, sobject: str, field: str) -> list[str]:
+        """The active values of a picklist field (from a describe), e.g. Lead Status."""
+        describe = self._api.call("GET", f"sobjects/{sobject}/describe/")
+        return [str(v["value"]) for f in describe["fields"] if f["name"].lower() == field.lower()
+                for v in f.get("picklistValues") or () if v.get("active")]
+
     def owner_id(self, email: str) -> str:
         """The id of the active User with this email (cached)."""
         with self._lock:

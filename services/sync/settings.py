@@ -16,6 +16,11 @@ class SyncSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ACCORD_SYNC_", extra="ignore")
 
     mapping_file: Path = Path("mappings/crm.yaml")
+    # Won deals and rep statuses to HubSpot (until crm.yaml's shared model holds them).
+    outcome_mapping_file: Path = Path("mappings/crm_outcomes.yaml")
+    # Prometheus metrics at http://<metrics_host>:<metrics_port>/metrics; 0 serves none.
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
     salesforce_token_url: str = "https://login.salesforce.com/services/oauth2/token"  # noqa: S105
     salesforce_client_id: str = ""
     salesforce_client_secret: SecretStr = SecretStr("")

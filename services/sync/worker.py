@@ -3,10 +3,12 @@ durable.
 
 Each poll gives up to ``batch_size`` records of a partition. The partition is paused while
 its batch is written (the last decision per lead, one ``upsert_leads`` and one
-``upsert_contacts`` call, the writers chunking them), so the consumer keeps polling — and
-stays in its group — however long the CRMs take, and its offset is committed once both CRMs
-accepted or refused every record. When a CRM says Accord's share of its allowance is used
-(:class:`CrmLimitReached`) every partition is paused until the CRM takes calls again.
+``upsert_contacts`` call, then ``upsert_deals`` for the wins, the writers chunking them), so
+the consumer keeps polling — and stays in its group — however long the CRMs take, and its
+offset is committed once both CRMs accepted or refused every record and what they accepted
+is kept as known (:mod:`services.sync.skip_state`): the next write of the same values is
+skipped. When a CRM says Accord's share of its allowance is used (:class:`CrmLimitReached`)
+every partition is paused until the CRM takes calls again.
 """
 
 from __future__ import annotations
@@ -33,30 +35,24 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from services.contracts.events import LeadRouted
 from services.mapping.crm_mapping import CrmMapping
 from services.messaging.dead_letters import dead_letter_headers
 from services.messaging.topics import LEAD_DECISIONS, SYNC_DEAD_LETTERS
-from services.sync.batch_plan import (
-    DeadLetter,
-    Decided,
-    Writes,
-    build_writes,
-    dead_letters,
-    read_batch,
-)
-from services.sync.crm_errors import CrmLimitReached, RejectedByCrmError, TransientCrmError
-from services.sync.crm_writes import BatchOutcome
-from services.sync.field_mapping import hubspot_contact, salesforce_lead
+from services.sync.batch_plan import DeadLetter, ReadBatch, dead_letters, read_batch, to_keep
+from services.sync.crm_errors import CrmLimitReached, TransientCrmError
+from services.sync.crm_sides import CrmSides, Written
 from services.sync.hubspot_writer import HubSpotWriter
+from services.sync.known_values import state_key
+from services.sync.metrics import SyncMetrics
+from services.sync.outcome_mapping import OutcomeMapping
 from services.sync.salesforce_writer import SalesforceWriter
 from services.sync.settings import SyncSettings
+from services.sync.skip_state import KnownValuesStore
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 SYNC_GROUP = "accord-sync"
 _POLL_MS = 500
-Written = tuple[Writes, BatchOutcome]
 
 
 class _Stopped(Exception):
@@ -65,16 +61,20 @@ class _Stopped(Exception):
 
 class _CancelRevoked(ConsumerRebalanceListener):  # type: ignore[misc]
     """Abandons the batches of revoked partitions, uncommitted: their next owner redoes them
-    (every write is an idempotent upsert)."""
+    (every write is an idempotent upsert); and forgets their known values, which the next
+    owner keeps from now on."""
 
-    def __init__(self, tasks: dict[TopicPartition, asyncio.Task[None]]) -> None:
+    def __init__(self, tasks: dict[TopicPartition, asyncio.Task[None]],
+                 known: KnownValuesStore) -> None:
         self._tasks = tasks
+        self._known = known
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         gone = [self._tasks.pop(tp) for tp in revoked if tp in self._tasks]
         for task in gone:
             task.cancel()
         await asyncio.gather(*gone, return_exceptions=True)
+        self._known.forget(tp.partition for tp in revoked)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         return None
@@ -86,44 +86,27 @@ async def _sleep(seconds: float, stop: asyncio.Event) -> None:
         await asyncio.wait_for(stop.wait(), timeout=seconds)
 
 
-def _owners(owner_id: Callable[[str], str], decided: Sequence[Decided]) -> dict[str, str | None]:
-    """Each owner email's CRM id, ``None`` for an owner the CRM does not know."""
-    found: dict[str, str | None] = {}
-    for email in dict.fromkeys(d.decision.owner.email for d in decided):
-        try:
-            found[email] = owner_id(email)
-        except RejectedByCrmError:
-            found[email] = None
-    return found
+def _known_keys(batch: ReadBatch) -> list[str]:
+    """The known-values keys a batch's records are diffed against."""
+    leads = [state_key(crm, d.lead_key) for d in batch.latest for crm in ("salesforce",
+                                                                          "hubspot")]
+    return [*leads, *(state_key("hubspot", f"deal:{w.won.opportunity_id}") for w in batch.won)]
 
 
 class SyncWorker:
     """One sync worker; several share the decision topic's partitions."""
 
-    def __init__(self, settings: SyncSettings, mapping: CrmMapping,
-                 salesforce: SalesforceWriter, hubspot: HubSpotWriter) -> None:
+    def __init__(self, settings: SyncSettings, mapping: CrmMapping, outcomes: OutcomeMapping,
+                 salesforce: SalesforceWriter, hubspot: HubSpotWriter,
+                 metrics: SyncMetrics | None = None) -> None:
         self._settings = settings
-        self._mapping = mapping
-        self._salesforce = salesforce
-        self._hubspot = hubspot
+        self._sides = CrmSides(mapping, outcomes, salesforce, hubspot)
+        self.metrics = metrics or SyncMetrics()
         self._dead_letters: AIOKafkaProducer | None = None
+        self._known: KnownValuesStore | None = None
         self._threads = asyncio.Semaphore(settings.max_concurrency)
         self._tasks: dict[TopicPartition, asyncio.Task[None]] = {}
         self._parked = 0  # writes waiting for a CRM's limit to lift
-
-    def _write_salesforce(self, decided: Sequence[Decided]) -> Written:
-        lead = self._mapping.salesforce.lead
-        writes = build_writes(
-            "salesforce", decided, _owners(self._salesforce.owner_id, decided),
-            lambda d: d.lead_key, lambda d, owner: salesforce_lead(d, lead, owner))
-        return writes, self._salesforce.upsert_leads(lead.external_id_field, writes.records)
-
-    def _write_hubspot(self, decided: Sequence[Decided]) -> Written:
-        contact = self._mapping.hubspot.contact
-        writes = build_writes(
-            "hubspot", decided, _owners(self._hubspot.owner_id, decided),
-            _hubspot_key, lambda d, owner: hubspot_contact(d, contact, owner))
-        return writes, self._hubspot.upsert_contacts(contact.id_property, writes.records)
 
     async def _until_done(self, crm: str, write: Callable[[], T], stop: asyncio.Event) -> T:
         """Run a blocking CRM write off the event loop (at most ``max_concurrency`` at once),
@@ -175,26 +158,48 @@ class SyncWorker:
                             stop: asyncio.Event) -> None:
         """Write one partition's batch to both CRMs and dead-letter what they refuse; returns
         once all of it is durable. Raises ``_Stopped`` if ``stop`` cut it short."""
+        assert self._known is not None, "run() first"
         batch = read_batch(records)
         await self._send(batch.unreadable)
-        latest = list(batch.latest)
-        if not latest:
+        latest, won = list(batch.latest), list(batch.won)
+        if not latest and not won:
             return
-        both = [asyncio.create_task(self._until_done(
-                    "salesforce", lambda: self._write_salesforce(latest), stop)),
-                asyncio.create_task(self._until_done(
-                    "hubspot", lambda: self._write_hubspot(latest), stop))]
+        partition = records[0].partition
+        await self._known.ensure(partition)
+        known = self._known.snapshot(partition, _known_keys(batch))
+        sides = self._sides
+
+        async def to_hubspot() -> list[tuple[str, Written]]:
+            # Contacts first: a deal is associated with a contact that must exist.
+            contacts = await self._until_done(
+                "hubspot", lambda: sides.write_contacts(latest, known), stop)
+            if not won:
+                return [("contact", contacts)]
+            deals = await self._until_done("hubspot", lambda: sides.write_deals(won, known),
+                                           stop)
+            return [("contact", contacts), ("deal", deals)]
+
+        async def to_salesforce() -> list[tuple[str, Written]]:
+            return [("lead", await self._until_done(
+                "salesforce", lambda: sides.write_salesforce(latest, known), stop))]
+
+        both = [asyncio.create_task(to_salesforce()), asyncio.create_task(to_hubspot())]
         try:
-            written = await asyncio.gather(*both)
+            written = [item for side in await asyncio.gather(*both) for item in side]
         except BaseException:
             for task in both:
                 task.cancel()
             await asyncio.gather(*both, return_exceptions=True)
             raise
-        for writes, outcome in written:
+        for kind, (writes, outcome) in written:
             await self._send(dead_letters(writes, outcome))
-            log.info("sync.batch_written", crm=writes.crm, written=len(outcome.written),
-                     rejected=len(writes.refused) + len(outcome.rejected))
+            await self._known.keep(partition, to_keep(writes, outcome))
+            rejected = len(writes.refused) + len(outcome.rejected)
+            self.metrics.count(writes.crm, kind, len(outcome.written), len(writes.skipped),
+                               rejected)
+            log.info("sync.batch_written", crm=writes.crm, object=kind,
+                     written=len(outcome.written), skipped=len(writes.skipped),
+                     rejected=rejected)
 
     async def _process_partition(self, consumer: AIOKafkaConsumer, tp: TopicPartition,
                                  records: list[ConsumerRecord[bytes, bytes]],
@@ -236,11 +241,19 @@ class SyncWorker:
             auto_offset_reset="earliest", security_protocol=kafka.security_protocol,
             # The router writes decisions in transactions: never act on an aborted one.
             isolation_level="read_committed")
-        consumer.subscribe([kafka.topic(LEAD_DECISIONS)], listener=_CancelRevoked(self._tasks))
         self._dead_letters = AIOKafkaProducer(
             bootstrap_servers=kafka.bootstrap_servers, acks="all", enable_idempotence=True,
             security_protocol=kafka.security_protocol)
         await self._dead_letters.start()
+        self._known = known = KnownValuesStore(kafka, self._dead_letters)
+        try:
+            await known.start()
+        except BaseException:
+            await known.stop()
+            await self._dead_letters.stop()
+            raise
+        consumer.subscribe([kafka.topic(LEAD_DECISIONS)],
+                           listener=_CancelRevoked(self._tasks, known))
         await consumer.start()
         try:
             while not stop.is_set():
@@ -260,11 +273,8 @@ class SyncWorker:
             stop.set()  # batches in flight end at their next CRM call, uncommitted
             await asyncio.gather(*self._tasks.values(), return_exceptions=True)
             await consumer.stop()
+            await known.stop()
             await self._dead_letters.stop()
-
-
-def _hubspot_key(decision: LeadRouted) -> str:
-    return str(decision.lead.email)
 
 
 def _log_retry(crm: str, state: RetryCallState) -> None:

@@ -28,6 +28,7 @@ from services.messaging.topics import LEAD_DECISIONS, SYNC_DEAD_LETTERS
 from services.sync.batch_plan import UNKNOWN_OWNER
 from services.sync.crm_errors import CrmLimitReached
 from services.sync.crm_writes import BatchOutcome
+from services.sync.outcome_mapping import load_outcome_mapping
 from services.sync.settings import SyncSettings
 from services.sync.worker import SYNC_GROUP, SyncWorker
 from tests.builders import an_example_of
@@ -295,6 +296,7 @@ async def test_given_a_crm_limit_when_syncing_then_parked_polling_paused_and_com
     salesforce, hubspot = FakeCrm("salesforce", 3.0), FakeCrm("hubspot", 0.0)
     settings = SyncSettings(kafka=fresh_kafka)
     worker = SyncWorker(settings, load_mapping(REPO_ROOT / "mappings" / "crm.yaml"),
+                        load_outcome_mapping(REPO_ROOT / "mappings" / "crm_outcomes.yaml"),
                         salesforce, hubspot)  # type: ignore[arg-type]
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run(stop))

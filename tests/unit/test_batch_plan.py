@@ -9,14 +9,22 @@ from aiokafka import ConsumerRecord
 
 from deploy.local.kafka_broker import REPO_ROOT
 from services.contracts.envelope import encode
-from services.contracts.events import LEAD_ROUTED, LEAD_SCORED, LeadRouted, LeadScored
+from services.contracts.events import (
+    LEAD_ROUTED,
+    LEAD_SCORED,
+    OPPORTUNITY_WON,
+    LeadRouted,
+    LeadScored,
+)
 from services.mapping.crm_mapping import load_mapping
 from services.sync.batch_plan import (
     UNKNOWN_OWNER,
     Decided,
+    build_deal_writes,
     build_writes,
     dead_letters,
     read_batch,
+    to_keep,
 )
 from services.sync.crm_writes import BatchOutcome, RecordRejected
 from services.sync.field_mapping import hubspot_contact, salesforce_lead
@@ -92,7 +100,7 @@ def test_given_decisions_and_known_owners_when_built_then_one_record_per_lead_wi
     lead = MAPPING.salesforce.lead
 
     writes = build_writes("salesforce", decided, {MARIA: "005X"}, lambda d: d.lead_key,
-                          lambda d, owner: salesforce_lead(d, lead, owner))
+                          lambda d, owner, creating: salesforce_lead(d, lead, owner))
 
     assert [r.key for r in writes.records] == ["ann@a.example", "bo@b.example"]
     assert writes.records[0].fields == salesforce_lead(decided[0].decision, lead, "005X")
@@ -109,7 +117,7 @@ def test_given_an_owner_the_crm_lacks_when_built_then_that_record_alone_is_refus
 
     writes = build_writes("hubspot", decided, {MARIA: "41000001", "ghost@accord.example": None},
                           lambda d: str(d.lead.email),
-                          lambda d, owner: hubspot_contact(d, contact, owner))
+                          lambda d, owner, creating: hubspot_contact(d, contact, owner))
 
     assert [r.key for r in writes.records] == ["ann@a.example"]
     [refused] = writes.refused
@@ -123,7 +131,7 @@ def test_given_refusals_when_dead_lettered_then_one_per_record_with_crm_code_and
         a_record(2, a_decision("bo@b.example", owner="ghost@accord.example")),
         a_record(3, a_decision("ann@a.example", score=2))]).latest)
     writes = build_writes("salesforce", decided, {MARIA: "005X", "ghost@accord.example": None},
-                          lambda d: d.lead_key, lambda d, owner: {"OwnerId": owner})
+                          lambda d: d.lead_key, lambda d, owner, creating: {"OwnerId": owner})
     outcome = BatchOutcome(rejected=(RecordRejected(
         key="ANN@a.example", crm="salesforce", code="FIELD_CUSTOM_VALIDATION_EXCEPTION",
         message="Title is too long", fields=("Title", "Company"), correlation_id="c-1"),))
@@ -146,6 +154,66 @@ def test_given_refusals_when_dead_lettered_then_one_per_record_with_crm_code_and
 def test_given_everything_written_when_dead_lettered_then_nothing_is_sent():
     decided = [Decided(a_record(1, a_decision("ann@a.example")), a_decision("ann@a.example"))]
     writes = build_writes("hubspot", decided, {MARIA: "1"}, lambda d: d.lead_key,
-                          lambda d, owner: {})
+                          lambda d, owner, creating: {"x": "1"})
 
     assert dead_letters(writes, BatchOutcome(written={"ann@a.example": "9"})) == []
+
+
+def test_given_a_win_among_decisions_when_read_then_kept_last_per_opportunity():
+    won = an_example_of(OPPORTUNITY_WON)
+    later = won.model_copy(update={"amount": won.amount + 1})
+    records = [a_record(1, won, OPPORTUNITY_WON), a_record(2, a_decision("ann@a.example")),
+               a_record(3, later, OPPORTUNITY_WON)]
+
+    batch = read_batch(records)
+
+    assert [(w.won.amount, w.record.offset) for w in batch.won] == [(later.amount, 3)]
+    assert [d.lead_key for d in batch.latest] == ["ann@a.example"]
+
+
+def test_given_known_values_when_built_then_held_records_skipped_changed_ones_trimmed():
+    decided = list(read_batch([a_record(1, a_decision("ann@a.example", score=10)),
+                               a_record(2, a_decision("bo@b.example", score=20))]).latest)
+    known = {"salesforce:ann@a.example": {"OwnerId": "005X", "Score": 10},
+             "salesforce:bo@b.example": {"OwnerId": "005X", "Score": 19}}
+
+    writes = build_writes("salesforce", decided, {MARIA: "005X"}, lambda d: d.lead_key,
+                          lambda d, owner, creating: {"OwnerId": owner, "Score": d.score},
+                          known)
+
+    assert writes.skipped == ("ann@a.example",)
+    assert [(r.key, dict(r.fields)) for r in writes.records] == [("bo@b.example",
+                                                                  {"Score": 20})]
+
+
+def test_given_an_answer_when_kept_then_accepted_values_and_learned_ones_only():
+    decided = list(read_batch([a_record(1, a_decision("ann@a.example")),
+                               a_record(2, a_decision("bo@b.example")),
+                               a_record(3, a_decision("cy@c.example"))]).latest)
+    known = {"hubspot:cy@c.example": {"x": "old"}}
+    writes = build_writes("hubspot", decided, {MARIA: "1"}, lambda d: d.lead_key,
+                          lambda d, owner, creating: {"x": "new"}, known,
+                          lambda d: {"y": "rep"} if d.lead_key == "bo@b.example" else {})
+    outcome = BatchOutcome(written={"ann@a.example": "1"}, rejected=(RecordRejected(
+        key="bo@b.example", crm="hubspot", code="VALIDATION_ERROR", message="no"),))
+
+    kept = to_keep(writes, outcome)
+
+    # Not kept for cy: HubSpot did not answer for it (e.g. the call failed), so it is
+    # written again next time.
+    assert kept == {"hubspot:ann@a.example": {"x": "new"},
+                    "hubspot:bo@b.example": {"y": "rep"}}
+
+
+def test_given_a_refused_deal_when_dead_lettered_then_the_win_record_and_its_lead():
+    won = an_example_of(OPPORTUNITY_WON)
+    batch = read_batch([a_record(4, won, OPPORTUNITY_WON)])
+    writes = build_deal_writes(batch.won, {}, lambda w: {"amount": str(w.amount)})
+    outcome = BatchOutcome(rejected=(RecordRejected(
+        key=won.opportunity_id, crm="hubspot", code="OBJECT_NOT_FOUND",
+        message="no HubSpot contact has the email"),))
+
+    [letter] = dead_letters(writes, outcome)
+
+    assert letter.record.offset == 4
+    assert letter.extra["lead_key"] == won.lead_key and letter.extra["code"] == "OBJECT_NOT_FOUND"
