@@ -39,6 +39,7 @@ lint: $(INSTALLED)
 bench: setup
 	$(PY) -m bench.ingest_bench
 	$(PY) -m bench.router_bench
+	$(PY) -m bench.sync_bench
 
 ## clean-local: forget local data (broker log, sandbox records, logs); jars are kept
 clean-local:
