@@ -70,7 +70,8 @@ class Sandbox:
 def _spawn(module: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", module], cwd=REPO_ROOT, env=local_environment(env),
+            [sys.executable, "-m", module], cwd=REPO_ROOT,
+            env=local_environment(env, closed_loop=False),
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 

@@ -26,10 +26,26 @@ from services.messaging.topics import accord_topics, ensure_topics
 SETTINGS_FILE = REPO_ROOT / "deploy" / "local.env"
 
 
-def local_environment(overrides: dict[str, str] | None = None) -> dict[str, str]:
-    """The settings file, then the process environment, then ``overrides``: last one wins."""
+# Where the CRM sandboxes send webhooks and Outbound Messages (ingest on its local port).
+CLOSED_LOOP_SETTINGS = ("HUBSPOT_SANDBOX_WEBHOOK_TARGET_URL",
+                        "SALESFORCE_SANDBOX_OUTBOUND_MESSAGE_URL")
+
+
+def local_environment(overrides: dict[str, str] | None = None,
+                      closed_loop: bool = True) -> dict[str, str]:
+    """The settings file, then the process environment, then ``overrides``: last one wins.
+
+    ``closed_loop=False`` leaves out where the sandboxes send their webhooks, unless
+    ``overrides`` names it: a test's or a benchmark's sandbox must not post to whatever
+    listens on the local run's ingest port.
+    """
     from_file = {k: v for k, v in dotenv_values(SETTINGS_FILE).items() if v is not None}
-    return {**from_file, **os.environ, **(overrides or {})}
+    merged = {**from_file, **os.environ, **(overrides or {})}
+    if not closed_loop:
+        for name in CLOSED_LOOP_SETTINGS:
+            if name not in (overrides or {}):
+                merged.pop(name, None)
+    return merged
 
 
 def _http_ok(url: str, verify: str | bool = True) -> Callable[[], bool]:

@@ -45,7 +45,8 @@ def start_service(module: str, env: dict[str, str], log_path: Path) -> ServicePr
     """Start ``python -m module`` from the repo root with the local settings plus ``env``."""
     with log_path.open("ab") as log:
         popen = subprocess.Popen(
-            [sys.executable, "-m", module], cwd=REPO_ROOT, env=local_environment(env),
+            [sys.executable, "-m", module], cwd=REPO_ROOT,
+            env=local_environment(env, closed_loop=False),
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     return ServiceProcess(popen, log_path)
 
