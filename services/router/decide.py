@@ -17,6 +17,7 @@ from services.contracts.events import (
 )
 from services.router.account_matching import AccountMatch
 from services.router.golden_record import GoldenRecord, lead_fields, lead_view
+from services.router.name_based_ids import uuid5_text
 from services.router.rules.cel_conditions import Bindings, first_holding, which_hold
 from services.router.rules.model import EngagementScoring, Route, RuleSet
 
@@ -31,7 +32,7 @@ _RANK: dict[str, int] = {
 
 def decision_id(caused_by: str, ruleset_version: str) -> str:
     """Deterministic: re-deciding the same event with the same rules gives the same id."""
-    return str(uuid.uuid5(_DECISION_NAMESPACE, f"{caused_by}:{ruleset_version}"))
+    return uuid5_text(_DECISION_NAMESPACE, f"{caused_by}:{ruleset_version}")
 
 
 @dataclass(frozen=True)
