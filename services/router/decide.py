@@ -173,9 +173,13 @@ def evaluate(rules: RuleSet, record: GoldenRecord, caused_by: str, now: datetime
 
     current = record.last_decision.owner if record.last_decision else None
     owner = current.email if current else ""
-    staged = _stage(rules, record, Bindings(lead, score, record.stage or "lead", owner, account))
+    before = record.stage or "lead"
+    staging = Bindings(lead, score, before, owner, account)
+    staged = _stage(rules, record, staging)
     matched += [staged.matched] if staged.matched else []
-    classification = _classify(rules, Bindings(lead, score, staged.stage, owner, account))
+    # Classification sees the new stage: the same bindings when the stage did not change.
+    classification = _classify(rules, staging if staged.stage == before else
+                               Bindings(lead, score, staged.stage, owner, account))
     matched += [f"classification.{classification}"] if classification else []
     route = _first_route(rules, Bindings(lead, score, staged.stage, owner, account,
                                          classification or ""),

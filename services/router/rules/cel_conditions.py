@@ -197,9 +197,12 @@ def _group_values(group: ConditionGroup, bindings: Bindings) -> list[bool] | Non
     # The plain value of an error is its message, not a list: the caller then evaluates
     # one by one and reports it. (Asking the result's type first costs as much as a lookup.)
     values = group.program.eval(bindings.activation).plain_value()
-    if isinstance(values, list) and all(isinstance(v, bool) for v in values):
+    if isinstance(values, list) and set(map(type, values)) <= _BOOL:
         return values
     return None
+
+
+_BOOL = frozenset({bool})  # bool has no subclasses: type() is isinstance() here
 
 
 def _as_group(conditions: ConditionGroup | Sequence[Condition]) -> ConditionGroup:
