@@ -158,6 +158,7 @@ _PARTS: list[tuple[str, Any, str]] = [
     ("announcements", handle_event, "announcements"),
     ("store golden record (JSON)", golden_record.GoldenRecord, "model_dump_json"),
     ("encode outputs", record_processing, "encode"),
+    ("encode outputs", record_processing, "encode_json"),
 ]
 
 

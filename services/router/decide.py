@@ -17,6 +17,7 @@ from services.contracts.events import (
 )
 from services.router.account_matching import AccountMatch
 from services.router.golden_record import GoldenRecord, lead_fields, lead_view
+from services.router.name_based_ids import uuid5_text
 from services.router.rules.cel_conditions import Bindings, first_holding, which_hold
 from services.router.rules.model import EngagementScoring, Route, RuleSet
 
@@ -31,7 +32,7 @@ _RANK: dict[str, int] = {
 
 def decision_id(caused_by: str, ruleset_version: str) -> str:
     """Deterministic: re-deciding the same event with the same rules gives the same id."""
-    return str(uuid.uuid5(_DECISION_NAMESPACE, f"{caused_by}:{ruleset_version}"))
+    return uuid5_text(_DECISION_NAMESPACE, f"{caused_by}:{ruleset_version}")
 
 
 @dataclass(frozen=True)
@@ -85,12 +86,12 @@ def engagement_points(scoring: EngagementScoring | None, record: GoldenRecord,
 def _stage(rules: RuleSet, record: GoldenRecord, bindings: Bindings) -> _Staged:
     """Recycle when a recycle rule starts to hold; otherwise the first stage rule that
     holds, never moving backwards. ``bindings`` carry the stage before this decision."""
-    holds = which_hold([r.when for r in rules.recycle], bindings)
+    holds = which_hold(rules.groups.recycle, bindings)
     held = tuple(r.name for r, ok in zip(rules.recycle, holds, strict=True) if ok)
     fired = next((name for name in held if name not in record.recycle_held), None)
     if fired is not None and record.stage != "recycled":
         return _Staged("recycled", f"recycle.{fired}", held)
-    first = first_holding([r.when for r in rules.stages], bindings)
+    first = first_holding(rules.groups.stages, bindings)
     if first is None:
         return _Staged(_next_stage(record.stage, "lead"), None, held)
     proposed = rules.stages[first].stage
@@ -101,9 +102,9 @@ def _classify(rules: RuleSet, bindings: Bindings) -> str | None:
     """The first class whose condition holds, else the default (last); None without any."""
     if not rules.classification:
         return None
-    conditional = [c for c in rules.classification if c.when is not None]
-    first = first_holding([c.when for c in conditional if c.when is not None], bindings)
-    return conditional[first].name if first is not None else rules.classification[-1].name
+    groups = rules.groups
+    first = first_holding(groups.class_conditions, bindings)
+    return groups.classes[first].name if first is not None else rules.classification[-1].name
 
 
 def _first_route(rules: RuleSet, bindings: Bindings, has_owner: bool,
@@ -113,9 +114,9 @@ def _first_route(rules: RuleSet, bindings: Bindings, has_owner: bool,
 
     The default entry (no condition) is last and catches every other lead.
     """
-    conditional = [r for r in rules.routes if r.when is not None]
-    holds = which_hold([r.when for r in conditional if r.when is not None], bindings)
-    for route, ok in zip(conditional, holds, strict=True):
+    groups = rules.groups
+    holds = which_hold(groups.route_conditions, bindings)
+    for route, ok in zip(groups.routes, holds, strict=True):
         kind = route.assign.kind
         if ok and (kind != "keep" or has_owner) and (kind != "account_owner" or has_account):
             return route
@@ -161,8 +162,7 @@ def evaluate(rules: RuleSet, record: GoldenRecord, caused_by: str, now: datetime
     matched = [f"accounts.{account}"] if match else []
     breakdown: list[ScoreLine] = []
     fit = Bindings(lead, account=account)
-    for rule, holds in zip(rules.scoring, which_hold([r.when for r in rules.scoring], fit),
-                           strict=True):
+    for rule, holds in zip(rules.scoring, which_hold(rules.groups.scoring, fit), strict=True):
         if holds:
             breakdown.append(ScoreLine(rule=rule.name, points=rule.points))
             matched.append(f"scoring.{rule.name}")
@@ -173,9 +173,13 @@ def evaluate(rules: RuleSet, record: GoldenRecord, caused_by: str, now: datetime
 
     current = record.last_decision.owner if record.last_decision else None
     owner = current.email if current else ""
-    staged = _stage(rules, record, Bindings(lead, score, record.stage or "lead", owner, account))
+    before = record.stage or "lead"
+    staging = Bindings(lead, score, before, owner, account)
+    staged = _stage(rules, record, staging)
     matched += [staged.matched] if staged.matched else []
-    classification = _classify(rules, Bindings(lead, score, staged.stage, owner, account))
+    # Classification sees the new stage: the same bindings when the stage did not change.
+    classification = _classify(rules, staging if staged.stage == before else
+                               Bindings(lead, score, staged.stage, owner, account))
     matched += [f"classification.{classification}"] if classification else []
     route = _first_route(rules, Bindings(lead, score, staged.stage, owner, account,
                                          classification or ""),

@@ -14,7 +14,7 @@ from datetime import datetime
 import structlog
 from pydantic import BaseModel, ValidationError
 
-from services.contracts.envelope import EnvelopeError, decode, encode
+from services.contracts.envelope import EnvelopeError, decode, encode, encode_json
 from services.contracts.events import LEAD_ROUTED, OPPORTUNITY_WON, LeadRouted
 from services.messaging.dead_letters import dead_letter_headers
 from services.router.announcements import Announcement
@@ -168,13 +168,19 @@ def publish(result: StepResult, kind: str, event_type: str, key: str, data: Base
 
 def publish_decision(result: StepResult, decision: LeadRouted,
                      announced: Iterable[Announcement]) -> None:
-    """Publish ``lead.routed`` and then what it announces, all under the lead's key on the
-    decisions topic: a consumer sees them in order, the decision first."""
-    publish(result, "decisions", LEAD_ROUTED, decision.lead_key, decision,
-            decision.decision_id)
+    """Publish ``lead.routed`` and then what it announces (``announcements(decision)``), all
+    under the lead's key on the decisions topic: a consumer sees them in order, the
+    decision first."""
+    routed = encode(LEAD_ROUTED, SOURCE, decision.lead_key, decision, decision.decision_id)
+    result.outputs.append(Outgoing("decisions", routed.key, routed.value, routed.headers))
     for event in announced:
-        publish(result, "decisions", event.type, decision.lead_key, event.data,
-                event.event_id)
+        if event.same_json_as_decision:
+            out = encode_json(event.type, SOURCE, decision.lead_key, routed.value,
+                              event.event_id)
+            result.outputs.append(Outgoing("decisions", out.key, out.value, out.headers))
+        else:
+            publish(result, "decisions", event.type, decision.lead_key, event.data,
+                    event.event_id)
 
 
 def dead_letter(incoming: Incoming, reason: str, result: StepResult) -> None:

@@ -28,6 +28,7 @@ from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
+from services.messaging.partition_batches import BATCH_BYTES, PartitionBatches
 from services.messaging.topics import (
     CRM_CHANGES,
     CRM_CHANGES_BY_LEAD,
@@ -223,14 +224,15 @@ class RouterWorker(ConsumerRebalanceListener):  # type: ignore[misc]
                                    next_offset: int | None, result: StepResult) -> None:
         producer = owned.producer
         await producer.begin_transaction()
+        batches = PartitionBatches(producer)
         for key, value in result.changes.items():
-            await producer.send(self.changelog, value, key=key.encode(),
-                                partition=tp.partition)
+            batches.add(self.changelog, tp.partition, key.encode(), value)
         for out in result.outputs:
-            await producer.send(self.topics[out.kind], out.value, key=out.key,
-                                headers=out.headers)
+            await batches.add_keyed(self.topics[out.kind], out.key, out.value, out.headers)
+        delivered = await batches.send()
         if next_offset is not None:
             await producer.send_offsets_to_transaction({tp: next_offset}, self.group_id)
+        await asyncio.gather(*delivered)
         await producer.commit_transaction()
 
     async def _rebuild(self, tp: TopicPartition) -> None:
@@ -254,7 +256,7 @@ class RouterWorker(ConsumerRebalanceListener):  # type: ignore[misc]
             bootstrap_servers=self.kafka.bootstrap_servers,
             security_protocol=self.kafka.security_protocol,
             transactional_id=f"{self.group_id}-{self.input_topic}-{partition}",
-            linger_ms=5,
+            linger_ms=5, max_batch_size=BATCH_BYTES,
         )
         await producer.start()
         store = await restore(self.kafka, self.changelog, partition)

@@ -13,7 +13,7 @@ import functools
 import re
 import string
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,13 +105,16 @@ def _env(variables: frozenset[str]) -> Any:
     return _ENVS[variables]
 
 
+_FULL_ENV = _env(VARIABLES)
+
+
 class Bindings:
     """The variables conditions read, converted to CEL once and shared by every condition
     evaluated with them."""
 
     def __init__(self, lead: dict[str, Any], score: int = 0, stage: str = "lead",
                  owner: str = "", account: str = "", classification: str = "") -> None:
-        self.activation = _env(VARIABLES).Activation({
+        self.activation = _FULL_ENV.Activation({
             "lead": lead, "score": score, "stage": stage, "owner": owner,
             "account": account, "classification": classification})
 
@@ -174,40 +177,66 @@ def _group_program(conditions: Sequence[Condition]) -> Any:
     return _GROUPS[sources]
 
 
-def _group_values(conditions: Sequence[Condition], bindings: Bindings) -> list[bool] | None:
+@dataclass(frozen=True)
+class ConditionGroup:
+    """Conditions evaluated together as one CEL list (one call costs more than its work),
+    compiled once: a rule set keeps one group per section (``RuleSet.groups``)."""
+
+    conditions: tuple[Condition, ...]
+    program: Any
+
+
+def condition_group(conditions: Iterable[Condition]) -> ConditionGroup:
+    """The group of ``conditions``, in their order."""
+    group = tuple(conditions)
+    return ConditionGroup(group, _group_program(group) if group else None)
+
+
+def _group_values(group: ConditionGroup, bindings: Bindings) -> list[bool] | None:
     """All conditions in one CEL call, or None when any of them failed to evaluate."""
-    result = _group_program(conditions).eval(bindings.activation)
-    if result.type() != cel.Type.ERROR:
-        values = result.plain_value()
-        if isinstance(values, list) and all(isinstance(v, bool) for v in values):
-            return [bool(v) for v in values]
+    # The plain value of an error is its message, not a list: the caller then evaluates
+    # one by one and reports it. (Asking the result's type first costs as much as a lookup.)
+    values = group.program.eval(bindings.activation).plain_value()
+    if isinstance(values, list) and set(map(type, values)) <= _BOOL:
+        return values
     return None
 
 
-def which_hold(conditions: Sequence[Condition], bindings: Bindings) -> list[bool]:
-    """Evaluate several conditions in one CEL call (one call costs more than its work).
+_BOOL = frozenset({bool})  # bool has no subclasses: type() is isinstance() here
+
+
+def _as_group(conditions: ConditionGroup | Sequence[Condition]) -> ConditionGroup:
+    return conditions if isinstance(conditions, ConditionGroup) else condition_group(conditions)
+
+
+def which_hold(conditions: ConditionGroup | Sequence[Condition], bindings: Bindings,
+               ) -> list[bool]:
+    """Evaluate several conditions in one CEL call.
 
     If any of them fails, they are evaluated one by one so the error names the failing one.
     """
-    if not conditions:
+    group = _as_group(conditions)
+    if not group.conditions:
         return []
-    values = _group_values(conditions, bindings)
+    values = _group_values(group, bindings)
     if values is None:
-        return [condition.holds(bindings) for condition in conditions]
+        return [condition.holds(bindings) for condition in group.conditions]
     return values
 
 
-def first_holding(conditions: Sequence[Condition], bindings: Bindings) -> int | None:
+def first_holding(conditions: ConditionGroup | Sequence[Condition], bindings: Bindings,
+                  ) -> int | None:
     """The index of the first condition that holds, evaluated as one CEL call.
 
     On an error, conditions are evaluated in order and the first that holds wins, so a
     broken condition after the match does not matter, as with one-by-one evaluation.
     """
-    if not conditions:
+    group = _as_group(conditions)
+    if not group.conditions:
         return None
-    values = _group_values(conditions, bindings)
+    values = _group_values(group, bindings)
     if values is None:
-        return next((i for i, c in enumerate(conditions) if c.holds(bindings)), None)
+        return next((i for i, c in enumerate(group.conditions) if c.holds(bindings)), None)
     return next((i for i, v in enumerate(values) if v), None)
 
 
@@ -285,7 +314,9 @@ def _native_search(text: str, pattern: str) -> bool:
     return bool(result.value())
 
 
+@functools.lru_cache(maxsize=16_384)
 def _re_search(text: str, pattern: str) -> bool:
+    # Pure, and called from CEL for every lead's title and the like: the same values recur.
     if _ORDINARY_TEXT.fullmatch(text):
         return _COMPILED[pattern].search(text) is not None
     return _native_search(text, pattern)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
@@ -9,7 +10,7 @@ from typing import Literal
 from services.contracts.events import LeadFields, Stage
 from services.router.account_matching import AccountBook
 from services.router.pools import Pool
-from services.router.rules.cel_conditions import Condition
+from services.router.rules.cel_conditions import Condition, ConditionGroup, condition_group
 from services.router.sla import SlaPolicy
 
 
@@ -109,6 +110,20 @@ class EngagementScoring:
 
 
 @dataclass(frozen=True)
+class SectionGroups:
+    """Each section's conditions as one group compiled once, in file order; for
+    classification and routing, the entries that have a condition, beside theirs."""
+
+    scoring: ConditionGroup
+    recycle: ConditionGroup
+    stages: ConditionGroup
+    classes: tuple[LeadClass, ...]
+    class_conditions: ConditionGroup
+    routes: tuple[Route, ...]
+    route_conditions: ConditionGroup
+
+
+@dataclass(frozen=True)
 class RuleSet:
     """A whole, validated rule file."""
 
@@ -124,6 +139,20 @@ class RuleSet:
     accounts: AccountBook = field(default_factory=AccountBook)
     pools: tuple[Pool, ...] = ()
     slas: tuple[SlaPolicy, ...] = ()
+
+    @functools.cached_property
+    def groups(self) -> SectionGroups:
+        """The sections' conditions grouped for evaluation (built at first use, then kept)."""
+        classes = tuple(c for c in self.classification if c.when is not None)
+        routes = tuple(r for r in self.routes if r.when is not None)
+        return SectionGroups(
+            scoring=condition_group(r.when for r in self.scoring),
+            recycle=condition_group(r.when for r in self.recycle),
+            stages=condition_group(r.when for r in self.stages),
+            classes=classes,
+            class_conditions=condition_group(c.when for c in classes if c.when is not None),
+            routes=routes,
+            route_conditions=condition_group(r.when for r in routes if r.when is not None))
 
     def pool(self, name: str) -> Pool | None:
         """The pool of that name, if the file has one."""
