@@ -88,7 +88,8 @@ def _check_salesforce(salesforce: SalesforceWriter, mapping: CrmMapping,
 
 def _check_hubspot(hubspot: HubSpotWriter, mapping: CrmMapping, outcomes: OutcomeMapping,
                    source: str) -> None:
-    """The contact and deal mappings and the lead status map's values against the portal."""
+    """The contact and deal mappings and the lead status map's values against the portal;
+    then the portal's owners, kept."""
     problems: list[str] = []
     try:
         hubspot.check_mapping(mapping.hubspot.contact)
@@ -100,6 +101,8 @@ def _check_hubspot(hubspot: HubSpotWriter, mapping: CrmMapping, outcomes: Outcom
         mapping.hubspot.contact.lead_status_property, hubspot.properties("contacts"), source)
     if problems:
         raise HubSpotMappingMismatchError(problems)
+    # The owners, listed once now: the writes then resolve them without a call.
+    hubspot.owners.load()
 
 
 def _read_mappings(settings: SyncSettings) -> tuple[CrmMapping, OutcomeMapping]:

@@ -1,12 +1,14 @@
 """What one batch of decisions comes to, before and after the CRMs: pure functions, no I/O.
 
-A batch is the records one poll gave for one partition. Of its ``lead.routed`` decisions only
-the last per lead is written (upsert semantics: an earlier decision of the same lead in the
-same batch is superseded, as a Kafka Connect sink with upserts would do); of its
-``opportunity.won`` events the last per opportunity. Each record is diffed against what the
-CRM is known to hold (:mod:`services.sync.known_values`): only changed fields are sent, and a
-record with none is skipped. What cannot be decoded, and what a CRM refuses, becomes a
-:class:`DeadLetter` naming the original record.
+A batch is the records one poll gave, from any number of partitions (or several polls'
+batches merged, :func:`merge_batches`). A lead's decisions all live in one partition (the
+lead key is the Kafka key), so offset order within a partition is each lead's order. Of
+its ``lead.routed`` decisions only the last per lead is written (upsert semantics: an
+earlier decision of the same lead in the same batch is superseded, as a Kafka Connect sink
+with upserts would do); of its ``opportunity.won`` events the last per opportunity. Each
+record is diffed against what the CRM is known to hold (:mod:`services.sync.known_values`):
+only changed fields are sent, and a record with none is skipped. What cannot be decoded,
+and what a CRM refuses, becomes a :class:`DeadLetter` naming the original record.
 """
 
 from __future__ import annotations
@@ -94,7 +96,8 @@ def read_batch(records: Iterable[Record]) -> ReadBatch:
     latest: dict[str, Decided] = {}
     won: dict[str, Won] = {}
     unreadable: list[DeadLetter] = []
-    for record in sorted(records, key=lambda r: r.offset):
+    # Offsets only order records within a partition, which holds all of a lead's decisions.
+    for record in sorted(records, key=lambda r: (r.partition, r.offset)):
         try:
             envelope = decode(record.key, record.value, list(record.headers))
             if envelope.type == OPPORTUNITY_WON:
@@ -112,6 +115,37 @@ def read_batch(records: Iterable[Record]) -> ReadBatch:
         latest.pop(decision.lead_key, None)  # keep the dict in order of the last decisions
         latest[decision.lead_key] = Decided(record, decision)
     return ReadBatch(tuple(latest.values()), tuple(unreadable), tuple(won.values()))
+
+
+def merge_batches(batches: Iterable[ReadBatch]) -> ReadBatch:
+    """Batches read from consecutive polls, in poll order, as one: a later poll's decision
+    for a lead (or win of an opportunity) supersedes an earlier poll's, as within a batch."""
+    latest: dict[str, Decided] = {}
+    won: dict[str, Won] = {}
+    unreadable: list[DeadLetter] = []
+    for batch in batches:
+        for decided in batch.latest:
+            latest.pop(decided.lead_key, None)
+            latest[decided.lead_key] = decided
+        for item in batch.won:
+            won.pop(item.won.opportunity_id, None)
+            won[item.won.opportunity_id] = item
+        unreadable += batch.unreadable
+    return ReadBatch(tuple(latest.values()), tuple(unreadable), tuple(won.values()))
+
+
+def known_keys(crm: str, latest: Iterable[Decided], won: Iterable[Won] = (),
+               ) -> dict[int, list[str]]:
+    """The known-values keys ``crm``'s records are diffed against, by the partition of the
+    decision behind each (where they are kept): ``<crm>:<lead key>``, and for HubSpot
+    ``hubspot:deal:<opportunity id>`` too."""
+    keys: dict[int, list[str]] = {}
+    for decided in latest:
+        keys.setdefault(decided.record.partition, []).append(state_key(crm, decided.lead_key))
+    for item in won:
+        keys.setdefault(item.record.partition, []).append(
+            state_key("hubspot", f"deal:{item.won.opportunity_id}"))
+    return keys
 
 
 def _no_values(_decision: LeadRouted) -> Values:
@@ -190,6 +224,16 @@ def to_keep(writes: Writes, outcome: BatchOutcome) -> dict[str, Values]:
             kept[kept_key] = planned.after_write()
         elif planned.learned and planned.held is not None:
             kept[kept_key] = planned.held
+    return kept
+
+
+def kept_by_partition(writes: Writes, outcome: BatchOutcome) -> dict[int, dict[str, Values]]:
+    """:func:`to_keep`, by the partition of each record's decision (where it is kept)."""
+    partition_of = {kept_key: writes.sources[key].record.partition
+                    for key, (kept_key, _planned) in writes.plans.items()}
+    kept: dict[int, dict[str, Values]] = {}
+    for kept_key, values in to_keep(writes, outcome).items():
+        kept.setdefault(partition_of[kept_key], {})[kept_key] = values
     return kept
 
 

@@ -8,7 +8,6 @@ read a 207 from the v4 association API) and tells the limiter what the headers s
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -51,12 +50,14 @@ from services.sync.hubspot_mapping_check import (
     HubSpotMappingMismatchError,
     check_hubspot_contact_mapping,
 )
+from services.sync.hubspot_owners import OwnerDirectory
 from services.sync.hubspot_rate_limit import SECONDLY_INTERVAL_SECONDS, HubSpotRateLimiter
 from services.sync.settings import SyncSettings
 
 log = structlog.get_logger(__name__)
 BATCH_SIZE = 100  # HubSpot's most inputs per batch call
 DEAL_KEY_PROPERTY = "accord_deal_key"
+_OWNERS_PAGE = 100  # owners per page listed
 # Each SDK package has its own ApiException class.
 _API_ERRORS = (ContactsApiException, DealsApiException, AssociationsApiException,
                PropertiesApiException, OwnersApiException)
@@ -117,9 +118,13 @@ class HubSpotWriter:
         self._deals = crm.deals.batch_api
         self._associations = crm.associations.v4.batch_api
         self._properties = crm.properties.core_api
-        self._owners = crm.owners.owners_api
-        self._owner_ids: dict[str, str] = {}
-        self._owner_lock = threading.Lock()
+        owners = crm.owners.owners_api
+        self.owners = OwnerDirectory(
+            lambda after: self._call(owners.get_page_with_http_info, frozenset(),
+                                     limit=_OWNERS_PAGE, **({"after": after} if after else {})
+                                     ).body,
+            lambda email: self._call(owners.get_page_with_http_info, frozenset(),
+                                     email=email).body)
 
     def _call(self, operation: Callable[..., Any], answered: frozenset[int],
               **params: Any) -> Answer:
@@ -172,18 +177,8 @@ class HubSpotWriter:
         return [p for p in answer.body.get("results") or () if isinstance(p, Mapping)]
 
     def owner_id(self, email: str) -> str:
-        """The id of the HubSpot owner with this email (cached)."""
-        with self._owner_lock:
-            if email in self._owner_ids:
-                return self._owner_ids[email]
-        answer = self._call(self._owners.get_page_with_http_info, frozenset(), email=email)
-        results = answer.body.get("results") or []
-        if not results:
-            raise RejectedByCrmError("HubSpot", "UNKNOWN_OWNER",
-                                     f"no HubSpot owner has the email {email}")
-        with self._owner_lock:
-            self._owner_ids[email] = str(results[0]["id"])
-            return self._owner_ids[email]
+        """The id of the HubSpot owner with this email (owners listed once, then cached)."""
+        return self.owners.owner_id(email)
 
     def _upsert(self, api: Any, id_property: str, normalise: Callable[[str], str],
                 values: Mapping[str, Mapping[str, str]],

@@ -140,9 +140,11 @@ class SalesforceSession:
                                     f"{error.message[:300]}")
         error = _first_error(answer)
         if error.code == "REQUEST_LIMIT_EXCEEDED":
+            # Try again once the count is stale: Salesforce counts over a rolling 24 hours,
+            # and the limit may be raised meanwhile.
             raise CrmLimitReached("salesforce", f"the org's daily API limit is used ({status} "
                                   f"{error.code}: {error.message[:300]})",
-                                  self._allowance.seconds_until_reset())
+                                  self._allowance.seconds_until_probe())
         if error.code in ("UNABLE_TO_LOCK_ROW", "INVALID_SESSION_ID"):
             # A lock held by another transaction, or a session that expired again at once.
             raise TransientCrmError(f"Salesforce answered {status} {error.code}: "

@@ -64,7 +64,9 @@ class SalesforceWriter:
 
     def __init__(self, settings: SyncSettings, allowance: ApiAllowance | None = None) -> None:
         self._settings = settings
-        self._allowance = allowance or ApiAllowance(settings.salesforce_allowance_share)
+        self._allowance = allowance or ApiAllowance(
+            settings.salesforce_allowance_share,
+            probe_seconds=settings.salesforce_limit_probe_seconds)
         self._api = SalesforceSession(settings, self._allowance)
         self._lock = threading.Lock()  # guards the caches below; calls are the session's
         self._owner_ids: dict[str, str] = {}
@@ -114,8 +116,8 @@ class SalesforceWriter:
         latest = {r.key.casefold(): r for r in records}
         unique = list(latest.values())
         chunks = [unique[i:i + CHUNK_SIZE] for i in range(0, len(unique), CHUNK_SIZE)]
-        # Refuse up front what today's share cannot finish, rather than write part of the
-        # batch now and all of it again when the worker retries after midnight.
+        # Refuse up front what the share left cannot finish, rather than write part of the
+        # batch now and all of it again when the worker retries later.
         self._allowance.check(len(chunks))
         results = _Results()
         for chunk in chunks:

@@ -31,6 +31,10 @@ class SyncSettings(BaseSettings):
     salesforce_client_name: str = "accord"
     # The share of the org's daily API allowance Accord may use; the rest is other tools'.
     salesforce_allowance_share: float = Field(0.5, gt=0.0, le=1.0)
+    # Salesforce counts calls over a rolling 24 hours and an admin can raise the limit at any
+    # time: a worker parked at the limit lets one call through after this long, and that
+    # call's Sforce-Limit-Info decides whether it goes on; a count older than this is stale.
+    salesforce_limit_probe_seconds: float = Field(default=300.0, gt=0.0, le=86_400.0)
     hubspot_base_url: str = "https://api.hubapi.com"
     hubspot_access_token: SecretStr = SecretStr("")
     # The share of HubSpot's 10-second window sync may use; the rest is headroom for
@@ -38,9 +42,13 @@ class SyncSettings(BaseSettings):
     hubspot_rate_share: float = Field(default=0.9, gt=0.0, le=1.0)
     # Every CRM call is bounded: neither SDK sets a timeout of its own.
     crm_timeout_seconds: float = 10.0
-    # Records per partition taken in one poll and written as one batch per CRM (the writers
-    # chunk it: 200 Leads per Salesforce call, 100 contacts per HubSpot call).
-    batch_size: int = Field(default=500, ge=1, le=10_000)
+    # Records taken in one poll, from all partitions together, and written as one batch per
+    # CRM (the writers chunk it: 200 Leads per Salesforce call, 100 contacts per HubSpot
+    # call); a multiple of 200 fills every call of a full poll.
+    batch_size: int = Field(default=600, ge=1, le=10_000)
+    # Polls (rounds) that may wait for a CRM that is busy with earlier ones; they are written
+    # together when it is free. Bounds the records in memory and uncommitted.
+    rounds_queued: int = Field(default=4, ge=1, le=100)
     # CRM calls in flight at once (threads running the synchronous SDKs), both CRMs together.
     max_concurrency: int = Field(default=4, ge=1, le=64)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)

@@ -65,30 +65,42 @@ class KnownValuesStore:
 
     async def ensure(self, partition: int) -> None:
         """Restore ``partition`` unless it is in memory since its last assignment."""
-        async with self._restoring:
-            if partition in self._loaded:
-                return
-            self._loaded[partition] = await self._read(partition)
+        await self.ensure_all([partition])
 
-    async def _read(self, partition: int) -> dict[str, dict[str, Any]]:
+    async def ensure_all(self, partitions: Iterable[int]) -> None:
+        """Restore those of ``partitions`` not in memory since their last assignment, read
+        together: a reader's assignment and seek cost the same for one partition as for
+        all of them."""
+        async with self._restoring:
+            missing = sorted(set(partitions) - set(self._loaded))
+            if missing:
+                self._loaded.update(await self._read(missing))
+
+    async def _read(self, partitions: list[int]) -> dict[int, dict[str, dict[str, Any]]]:
         assert self._reader is not None, "start() first"
-        tp = TopicPartition(self._topic, partition)
-        self._reader.assign([tp])
-        await self._reader.seek_to_beginning(tp)
-        end = (await self._reader.end_offsets([tp]))[tp]
-        known: dict[str, dict[str, Any]] = {}
-        while await self._reader.position(tp) < end:
-            batch = await self._reader.getmany(tp, timeout_ms=_READ_MS)
-            for record in batch.get(tp, ()):
-                if record.key is None:
-                    continue
-                values = decode_known(record.value)
-                key = record.key.decode()
-                if values is None:
-                    known.pop(key, None)  # deleted or not understood: unknown, written again
-                else:
-                    known[key] = values
-        log.info("sync.known_values_restored", partition=partition, records=len(known))
+        tps = [TopicPartition(self._topic, p) for p in partitions]
+        self._reader.assign(tps)
+        await self._reader.seek_to_beginning(*tps)
+        ends = await self._reader.end_offsets(tps)
+        known: dict[int, dict[str, dict[str, Any]]] = {p: {} for p in partitions}
+        pending = [tp for tp in tps if ends[tp] > 0]
+        while pending:
+            batch = await self._reader.getmany(*pending, timeout_ms=_READ_MS)
+            for tp, records in batch.items():
+                kept = known[tp.partition]
+                for record in records:
+                    if record.key is None:
+                        continue
+                    values = decode_known(record.value)
+                    key = record.key.decode()
+                    if values is None:
+                        kept.pop(key, None)  # deleted or not understood: unknown, written again
+                    else:
+                        kept[key] = values
+            pending = [tp for tp in pending if await self._reader.position(tp) < ends[tp]]
+        for partition in partitions:
+            log.info("sync.known_values_restored", partition=partition,
+                     records=len(known[partition]))
         return known
 
     def forget(self, partitions: Iterable[int]) -> None:

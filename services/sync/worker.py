@@ -1,22 +1,25 @@
 """Consumes decisions and writes them to both CRMs in batches; commits only after they are
 durable.
 
-Each poll gives up to ``batch_size`` records of a partition. The partition is paused while
-its batch is written (the last decision per lead, one ``upsert_leads`` and one
-``upsert_contacts`` call, then ``upsert_deals`` for the wins, the writers chunking them), so
-the consumer keeps polling — and stays in its group — however long the CRMs take, and its
-offset is committed once both CRMs accepted or refused every record and what they accepted
-is kept as known (:mod:`services.sync.skip_state`): the next write of the same values is
-skipped. When a CRM says Accord's share of its allowance is used (:class:`CrmLimitReached`)
-every partition is paused until the CRM takes calls again.
+Polls give up to ``batch_size`` records, from every partition that has some, and become
+one round (:mod:`services.sync.pipeline`; a part-filled round waits for more while the CRMs
+are busy, :mod:`services.sync.polling`): of its decisions the last per lead is
+written, one ``upsert_leads`` and one ``upsert_contacts`` call (then ``upsert_deals`` for the
+wins), the writers chunking them — so the calls fill up however the records spread over the
+partitions. Each CRM writes the rounds in poll order on its own lane; a round's offsets are
+committed, partition by partition, once both CRMs accepted or refused every record of it and
+every round before it, what they accepted is kept as known (:mod:`services.sync.skip_state`:
+the next write of the same values is skipped), and what they refused is on the dead-letter
+topic. The consumer keeps polling — and stays in its group — however long the CRMs take:
+every partition is paused while a lane has enough rounds waiting, or while a CRM says
+Accord's share of its allowance is used (:class:`CrmLimitReached`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping, Sequence
-from typing import TypeVar
+from collections.abc import Mapping, Sequence
 
 import structlog
 from aiokafka import (
@@ -27,70 +30,57 @@ from aiokafka import (
     TopicPartition,
 )
 from aiokafka.errors import CommitFailedError, IllegalStateError
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    retry_if_not_exception_type,
-    wait_exponential_jitter,
-)
 
 from services.mapping.crm_mapping import CrmMapping
 from services.messaging.dead_letters import dead_letter_headers
 from services.messaging.topics import LEAD_DECISIONS, SYNC_DEAD_LETTERS
-from services.sync.batch_plan import DeadLetter, ReadBatch, dead_letters, read_batch, to_keep
-from services.sync.crm_errors import CrmLimitReached, TransientCrmError
+from services.sync.batch_plan import (
+    DeadLetter,
+    Decided,
+    ReadBatch,
+    Won,
+    dead_letters,
+    kept_by_partition,
+    known_keys,
+    read_batch,
+)
+from services.sync.crm_calls import CrmCalls
 from services.sync.crm_sides import CrmSides, Written
 from services.sync.hubspot_writer import HubSpotWriter
-from services.sync.known_values import state_key
+from services.sync.known_values import Values
 from services.sync.metrics import SyncMetrics
 from services.sync.outcome_mapping import OutcomeMapping
+from services.sync.pipeline import Pipeline, Round
+from services.sync.polling import (
+    LINGER_SECONDS,
+    POLL_MS,
+    TOP_UP_MS,
+    Pending,
+    fill,
+    rewind,
+)
 from services.sync.salesforce_writer import SalesforceWriter
 from services.sync.settings import SyncSettings
 from services.sync.skip_state import KnownValuesStore
 
 log = structlog.get_logger(__name__)
-T = TypeVar("T")
 SYNC_GROUP = "accord-sync"
-_POLL_MS = 500
 
 
-class _Stopped(Exception):
-    """Stop was asked for before the batch was durable: leave it uncommitted."""
+class _AbandonOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Abandons the rounds in flight, uncommitted: their next owner redoes them (every write
+    is an idempotent upsert); and forgets the revoked partitions' known values, which the
+    next owner keeps from now on. aiokafka rebalances eagerly: every partition is revoked,
+    and those assigned again are read from their committed offsets."""
 
-
-class _CancelRevoked(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Abandons the batches of revoked partitions, uncommitted: their next owner redoes them
-    (every write is an idempotent upsert); and forgets their known values, which the next
-    owner keeps from now on."""
-
-    def __init__(self, tasks: dict[TopicPartition, asyncio.Task[None]],
-                 known: KnownValuesStore) -> None:
-        self._tasks = tasks
-        self._known = known
+    def __init__(self, worker: SyncWorker) -> None:
+        self._worker = worker
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        gone = [self._tasks.pop(tp) for tp in revoked if tp in self._tasks]
-        for task in gone:
-            task.cancel()
-        await asyncio.gather(*gone, return_exceptions=True)
-        self._known.forget(tp.partition for tp in revoked)
+        await self._worker.abandon(revoked)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        return None
-
-
-async def _sleep(seconds: float, stop: asyncio.Event) -> None:
-    """Sleep ``seconds``, or less if ``stop`` is set meanwhile."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-
-
-def _known_keys(batch: ReadBatch) -> list[str]:
-    """The known-values keys a batch's records are diffed against."""
-    leads = [state_key(crm, d.lead_key) for d in batch.latest for crm in ("salesforce",
-                                                                          "hubspot")]
-    return [*leads, *(state_key("hubspot", f"deal:{w.won.opportunity_id}") for w in batch.won)]
+        self._worker.restore(assigned)
 
 
 class SyncWorker:
@@ -104,40 +94,12 @@ class SyncWorker:
         self.metrics = metrics or SyncMetrics()
         self._dead_letters: AIOKafkaProducer | None = None
         self._known: KnownValuesStore | None = None
-        self._threads = asyncio.Semaphore(settings.max_concurrency)
-        self._tasks: dict[TopicPartition, asyncio.Task[None]] = {}
-        self._parked = 0  # writes waiting for a CRM's limit to lift
-
-    async def _until_done(self, crm: str, write: Callable[[], T], stop: asyncio.Event) -> T:
-        """Run a blocking CRM write off the event loop (at most ``max_concurrency`` at once),
-        retrying transient failures with backoff and waiting out a reached limit."""
-        while True:
-            try:
-                async for attempt in AsyncRetrying(
-                    retry=(retry_if_exception_type(TransientCrmError)
-                           & retry_if_not_exception_type(CrmLimitReached)),
-                    wait=wait_exponential_jitter(initial=0.5, max=30),
-                    stop=lambda _state: stop.is_set(),
-                    sleep=lambda seconds: _sleep(seconds, stop),
-                    before_sleep=lambda state: _log_retry(crm, state), reraise=True,
-                ):
-                    with attempt:
-                        async with self._threads:
-                            return await asyncio.to_thread(write)
-            except CrmLimitReached as exc:
-                log.warning("sync.parked", crm=crm, seconds=exc.resume_after_seconds,
-                            error=str(exc))
-                self._parked += 1
-                try:
-                    await _sleep(exc.resume_after_seconds, stop)
-                finally:
-                    self._parked -= 1
-            except TransientCrmError as exc:
-                if not stop.is_set():
-                    raise
-                raise _Stopped from exc
-            if stop.is_set():
-                raise _Stopped
+        self._consumer: AIOKafkaConsumer | None = None
+        self._stop = asyncio.Event()
+        self._changed = asyncio.Event()  # a lane took rounds, or a park began or ended
+        self._calls = CrmCalls(settings.max_concurrency, self._stop, self._changed.set)
+        self._pipeline: Pipeline | None = None
+        self._restoring: set[asyncio.Task[None]] = set()
 
     async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], reason: str,
                            extra: Mapping[str, str]) -> None:
@@ -154,88 +116,128 @@ class SyncWorker:
         for letter in letters:
             await self._dead_letter(letter.record, letter.reason, letter.extra)
 
-    async def process_batch(self, records: Sequence[ConsumerRecord[bytes, bytes]],
-                            stop: asyncio.Event) -> None:
-        """Write one partition's batch to both CRMs and dead-letter what they refuse; returns
-        once all of it is durable. Raises ``_Stopped`` if ``stop`` cut it short."""
+    async def _known_for(self, crm: str, latest: Sequence[Decided],
+                         won: Sequence[Won] = ()) -> dict[str, Values | None]:
+        """What ``crm`` is known to hold for these records, from each one's partition."""
         assert self._known is not None, "run() first"
-        batch = read_batch(records)
-        await self._send(batch.unreadable)
-        latest, won = list(batch.latest), list(batch.won)
-        if not latest and not won:
+        known: dict[str, Values | None] = {}
+        for partition, keys in known_keys(crm, latest, won).items():
+            await self._known.ensure(partition)
+            known.update(self._known.snapshot(partition, keys))
+        return known
+
+    async def _settle(self, kind: str, written: Written) -> None:
+        """Dead-letter what the CRM refused and keep what it accepted, each in the
+        partition of its decision."""
+        assert self._known is not None, "run() first"
+        writes, outcome = written
+        await self._send(dead_letters(writes, outcome))
+        kept = kept_by_partition(writes, outcome)
+        await asyncio.gather(*(self._known.keep(p, values) for p, values in kept.items()))
+        rejected = len(writes.refused) + len(outcome.rejected)
+        self.metrics.count(writes.crm, kind, len(outcome.written), len(writes.skipped),
+                           rejected)
+        log.info("sync.batch_written", crm=writes.crm, object=kind,
+                 written=len(outcome.written), skipped=len(writes.skipped), rejected=rejected)
+
+    async def write_salesforce(self, batch: ReadBatch) -> None:
+        """Write a batch's Leads; returns once each is accepted or dead-lettered, and kept."""
+        latest, sides = list(batch.latest), self._sides
+        if not latest:
             return
-        partition = records[0].partition
-        await self._known.ensure(partition)
-        known = self._known.snapshot(partition, _known_keys(batch))
-        sides = self._sides
+        known = await self._known_for("salesforce", latest)
+        await self._settle("lead", await self._calls.until_done(
+            "salesforce", lambda: sides.write_salesforce(latest, known)))
 
-        async def to_hubspot() -> list[tuple[str, Written]]:
-            # Contacts first: a deal is associated with a contact that must exist.
-            contacts = await self._until_done(
-                "hubspot", lambda: sides.write_contacts(latest, known), stop)
-            if not won:
-                return [("contact", contacts)]
-            deals = await self._until_done("hubspot", lambda: sides.write_deals(won, known),
-                                           stop)
-            return [("contact", contacts), ("deal", deals)]
+    async def write_hubspot(self, batch: ReadBatch) -> None:
+        """Write a batch's contacts, then its won deals (a deal is associated with a contact
+        that must exist); returns once each is accepted or dead-lettered, and kept."""
+        latest, won, sides = list(batch.latest), list(batch.won), self._sides
+        if latest:
+            known = await self._known_for("hubspot", latest)
+            await self._settle("contact", await self._calls.until_done(
+                "hubspot", lambda: sides.write_contacts(latest, known)))
+        if won:
+            known_deals = await self._known_for("hubspot", [], won)
+            await self._settle("deal", await self._calls.until_done(
+                "hubspot", lambda: sides.write_deals(won, known_deals)))
 
-        async def to_salesforce() -> list[tuple[str, Written]]:
-            return [("lead", await self._until_done(
-                "salesforce", lambda: sides.write_salesforce(latest, known), stop))]
-
-        both = [asyncio.create_task(to_salesforce()), asyncio.create_task(to_hubspot())]
+    async def _commit(self, round_: Round) -> None:
+        """Commit a round whose records both CRMs are done with (and every round before)."""
+        assert self._consumer is not None
+        await self._send(round_.batch.unreadable)
         try:
-            written = [item for side in await asyncio.gather(*both) for item in side]
-        except BaseException:
-            for task in both:
-                task.cancel()
-            await asyncio.gather(*both, return_exceptions=True)
-            raise
-        for kind, (writes, outcome) in written:
-            await self._send(dead_letters(writes, outcome))
-            await self._known.keep(partition, to_keep(writes, outcome))
-            rejected = len(writes.refused) + len(outcome.rejected)
-            self.metrics.count(writes.crm, kind, len(outcome.written), len(writes.skipped),
-                               rejected)
-            log.info("sync.batch_written", crm=writes.crm, object=kind,
-                     written=len(outcome.written), skipped=len(writes.skipped),
-                     rejected=rejected)
-
-    async def _process_partition(self, consumer: AIOKafkaConsumer, tp: TopicPartition,
-                                 records: list[ConsumerRecord[bytes, bytes]],
-                                 stop: asyncio.Event) -> None:
-        try:
-            await self.process_batch(records, stop)
-        except _Stopped:
-            log.info("sync.batch_left_uncommitted", partition=tp.partition,
-                     first_offset=records[0].offset)
-            return
-        try:
-            # Only now is every record of the batch written or dead-lettered.
-            await consumer.commit({tp: max(r.offset for r in records) + 1})
+            await self._consumer.commit(dict(round_.ends))
         except (CommitFailedError, IllegalStateError) as exc:
-            # The partition went to another worker: it redoes the batch (upserts).
-            log.warning("sync.commit_lost", partition=tp.partition, error=str(exc))
+            # The partitions went to another worker: it redoes the round (upserts).
+            log.warning("sync.commit_lost", partitions=sorted(tp.partition for tp in round_.ends),
+                        error=str(exc))
 
-    def _pause_busy(self, consumer: AIOKafkaConsumer) -> None:
-        """Pause the partitions with a batch in flight, or all of them while parked; poll
-        keeps the consumer in its group and returns nothing for paused partitions."""
-        for tp, task in list(self._tasks.items()):
-            if task.done():
-                del self._tasks[tp]
-                task.result()  # a failure other than the CRMs' ends the worker
-        assigned = consumer.assignment()
-        paused = set(assigned) if self._parked else set(self._tasks) & assigned
-        if paused:
-            consumer.pause(*paused)
-        if assigned - paused:
-            consumer.resume(*(assigned - paused))
+    def _new_pipeline(self) -> Pipeline:
+        return Pipeline({"salesforce": self.write_salesforce, "hubspot": self.write_hubspot},
+                        self._commit, self._stop, self._changed,
+                        self._settings.rounds_queued)
+
+    async def abandon(self, revoked: set[TopicPartition]) -> None:
+        """Drop every round in flight, uncommitted, and the revoked partitions' known values."""
+        old, self._pipeline = self._pipeline, self._new_pipeline()
+        if old is not None:
+            await old.abandon()
+        await self._stop_restoring()  # a read finished after forget() would look current
+        if self._known is not None:
+            self._known.forget(tp.partition for tp in revoked)
+
+    def restore(self, assigned: set[TopicPartition]) -> None:
+        """Start reading the assigned partitions' known values, all in one pass, while the
+        first poll comes (the lanes wait for the partitions they need)."""
+        if self._known is not None and assigned:
+            task = asyncio.create_task(self._known.ensure_all(tp.partition for tp in assigned))
+            self._restoring.add(task)
+            task.add_done_callback(self._restoring.discard)
+
+    async def _stop_restoring(self) -> None:
+        for task in self._restoring:
+            task.cancel()
+        await asyncio.gather(*self._restoring, return_exceptions=True)
+
+    async def _poll(self, consumer: AIOKafkaConsumer) -> None:
+        pending, pending_for = Pending(), self._pipeline
+        while not self._stop.is_set():
+            pipeline = self._pipeline
+            assert pipeline is not None
+            pipeline.check()
+            assigned = consumer.assignment()
+            if self._calls.parked or not pipeline.has_room():
+                # Poll nothing, but poll: it keeps the consumer in its group.
+                consumer.pause(*assigned)
+                self._changed.clear()
+                await consumer.getmany(timeout_ms=0)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), POLL_MS / 1000)
+                continue
+            consumer.resume(*assigned)
+            size = self._settings.batch_size
+            polled = await fill(consumer, size - pending.count,
+                                TOP_UP_MS if pending.count else POLL_MS)
+            if pending_for is not self._pipeline:  # the rounds in flight were abandoned
+                await rewind(consumer, [*pending.records, *polled])
+                pending, pending_for = Pending(), self._pipeline
+                continue
+            pending.add(polled)
+            # A short round only when it keeps a CRM from idling, or has waited long enough:
+            # otherwise it would cost a CRM call part-filled.
+            if pending.count >= size or (pending.count and (
+                    pipeline.idle() or pending.age() >= LINGER_SECONDS)):
+                records = [r for found in pending.records.values() for r in found]
+                pipeline.add(read_batch(records),
+                             {tp: found[-1].offset + 1 for tp, found in pending.records.items()},
+                             {tp: found[0].offset for tp, found in pending.records.items()})
+                pending = Pending()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Consume until ``stop`` is set; each partition's offset is committed after its
-        batch is written."""
+        """Consume until ``stop`` is set; offsets are committed as rounds become durable."""
         kafka = self._settings.kafka
-        consumer = AIOKafkaConsumer(
+        consumer = self._consumer = AIOKafkaConsumer(
             bootstrap_servers=kafka.bootstrap_servers,
             group_id=kafka.group(SYNC_GROUP), enable_auto_commit=False,
             auto_offset_reset="earliest", security_protocol=kafka.security_protocol,
@@ -252,31 +254,19 @@ class SyncWorker:
             await known.stop()
             await self._dead_letters.stop()
             raise
-        consumer.subscribe([kafka.topic(LEAD_DECISIONS)],
-                           listener=_CancelRevoked(self._tasks, known))
+        consumer.subscribe([kafka.topic(LEAD_DECISIONS)], listener=_AbandonOnRevoke(self))
+        self._stop = stop
+        self._calls = CrmCalls(self._settings.max_concurrency, stop, self._changed.set)
+        self._pipeline = self._new_pipeline()
         await consumer.start()
         try:
-            while not stop.is_set():
-                self._pause_busy(consumer)
-                batches = await consumer.getmany(timeout_ms=_POLL_MS,
-                                                 max_records=self._settings.batch_size)
-                for tp, records in batches.items():
-                    if not records:
-                        continue
-                    if tp in self._tasks:  # not expected (paused): read them again later
-                        consumer.seek(tp, records[0].offset)
-                        continue
-                    consumer.pause(tp)
-                    self._tasks[tp] = asyncio.create_task(
-                        self._process_partition(consumer, tp, records, stop))
+            await self._poll(consumer)
         finally:
-            stop.set()  # batches in flight end at their next CRM call, uncommitted
-            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+            stop.set()  # rounds in flight end at their next CRM call, uncommitted
+            await self._pipeline.close()
+            await self._stop_restoring()
             await consumer.stop()
             await known.stop()
             await self._dead_letters.stop()
 
 
-def _log_retry(crm: str, state: RetryCallState) -> None:
-    log.warning("sync.retrying", crm=crm, attempt=state.attempt_number,
-                error=str(state.outcome.exception() if state.outcome else ""))

@@ -324,3 +324,29 @@ async def test_given_a_crm_limit_when_syncing_then_parked_polling_paused_and_com
     assert all(TopicPartition(topic, 0) in paused and count == 0
                for _, paused, count in during)
     assert all(len({tp for tp in paused if tp.topic == topic}) == 6 for _, paused, _ in during)
+
+
+async def test_given_a_crm_parked_when_stop_is_asked_then_the_worker_ends_leaving_the_batch_uncommitted(  # noqa: E501
+        fresh_kafka: KafkaSettings):
+    salesforce, hubspot = FakeCrm("salesforce", 3600.0), FakeCrm("hubspot", 0.0)
+    worker = SyncWorker(SyncSettings(kafka=fresh_kafka),
+                        load_mapping(REPO_ROOT / "mappings" / "crm.yaml"),
+                        load_outcome_mapping(REPO_ROOT / "mappings" / "crm_outcomes.yaml"),
+                        salesforce, hubspot)  # type: ignore[arg-type]
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    try:
+        tag = uuid.uuid4().hex[:8]
+        await publish_in_one_transaction(fresh_kafka, [
+            a_decision(f"s{i}.{tag}@park.example", "Park Co", score=i + 1) for i in range(5)])
+        deadline = time.monotonic() + 30
+        while not (salesforce.calls and len(hubspot.calls) >= 2):  # parked; HubSpot done
+            assert time.monotonic() < deadline and not running.done()
+            await asyncio.sleep(0.2)
+    finally:
+        stop.set()
+        # Parked for an hour, yet it ends at once (a deadline, not a timed assertion).
+        await asyncio.wait_for(running, 30)
+
+    assert len(salesforce.calls) == 1  # never retried: stopped during the park
+    assert await committed(fresh_kafka) == -1

@@ -153,14 +153,18 @@ async def test_given_a_429_storm_on_hubspot_when_syncing_then_all_lands_after_it
     assert await dead_letters(fresh_kafka) == []
 
 
+PROBE_SECONDS = 3  # a parked worker lets one Salesforce call through this often
+
+
 @pytest.mark.e2e
 @pytest.mark.parametrize("share", ["1.0", "0.5"], ids=["org-limit", "accord-share"])
-async def test_given_the_salesforce_allowance_used_when_syncing_then_work_is_parked_not_dead_lettered_and_lands_once_lifted(  # noqa: E501
+async def test_given_the_salesforce_allowance_used_when_syncing_then_work_is_parked_not_dead_lettered_and_resumes_in_the_same_process_once_lifted(  # noqa: E501
         share: str, fresh_kafka: KafkaSettings, salesforce_sandbox: SalesforceSandbox,
         hubspot_sandbox: HubSpotSandbox, tmp_path: Path):
     log = tmp_path / "sync.log"
     sync = start_sync(fresh_kafka, salesforce_sandbox, hubspot_sandbox, log,
-                      ACCORD_SYNC_SALESFORCE_ALLOWANCE_SHARE=share)
+                      ACCORD_SYNC_SALESFORCE_ALLOWANCE_SHARE=share,
+                      ACCORD_SYNC_SALESFORCE_LIMIT_PROBE_SECONDS=str(PROBE_SECONDS))
     try:
         used = int(salesforce_sandbox.admin("GET", "/usage").json()["used"])
         # share 1.0: the org's own limit is reached, Salesforce answers REQUEST_LIMIT_EXCEEDED;
@@ -172,24 +176,25 @@ async def test_given_the_salesforce_allowance_used_when_syncing_then_work_is_par
                        "Salesforce work parked", within=60, sync=sync)
         if share == "1.0":
             assert "REQUEST_LIMIT_EXCEEDED" in sync.output()
-        # HubSpot is not held up: the batches under way reach it.
+        # HubSpot is not held up: the rounds under way reach it.
         await wait_for(lambda: bool(hubspot_contacts_by_email(hubspot_sandbox, backlog.marker)),
                        "HubSpot written meanwhile", within=60, sync=sync)
+        # Each park lasts one probe interval, not until the day's reset; the call let
+        # through after it finds the allowance still used, and the work parks again.
+        await wait_for(lambda: len(logged(sync, "sync.parked", crm="salesforce")) >= 3,
+                       "two probes finding the allowance still used", within=60, sync=sync)
+        parks = logged(sync, "sync.parked", crm="salesforce")
+        assert all(0 < float(p["seconds"]) <= PROBE_SECONDS for p in parks), parks
         assert await committed(fresh_kafka) == {}
-        # A parked worker waits for the allowance's reset (the next UTC midnight); it stops
-        # cleanly, leaving the parked batches uncommitted.
-        assert sync.stop() == 0
+        assert await dead_letters(fresh_kafka, settle=1.0) == []
+
+        salesforce_sandbox.knobs(api_daily_limit=1_000_000)  # an admin raises the limit
+        # The same process resumes at its next probe: no restart, nothing lost.
+        await wait_until_committed(fresh_kafka, backlog, sync, within=120)
+        assert sync.popen.poll() is None
+        assert sync.output().count('"sync.mapping_checked"') == 1  # one start, this one
     finally:
         sync.stop()
-    assert await dead_letters(fresh_kafka, settle=1.0) == []
-
-    salesforce_sandbox.knobs(api_daily_limit=1_000_000)  # the next day, or a bigger contract
-    resumed = start_sync(fresh_kafka, salesforce_sandbox, hubspot_sandbox, log,
-                         ACCORD_SYNC_SALESFORCE_ALLOWANCE_SHARE=share)
-    try:
-        await wait_until_committed(fresh_kafka, backlog, resumed, within=120)
-    finally:
-        resumed.stop()
 
     assert_each_lead_once_in_both(salesforce_sandbox, hubspot_sandbox, backlog)
     assert await dead_letters(fresh_kafka) == []

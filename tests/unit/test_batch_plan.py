@@ -23,6 +23,9 @@ from services.sync.batch_plan import (
     build_deal_writes,
     build_writes,
     dead_letters,
+    kept_by_partition,
+    known_keys,
+    merge_batches,
     read_batch,
     to_keep,
 )
@@ -42,10 +45,11 @@ def a_decision(email: str, score: int = 50, owner: str = MARIA) -> LeadRouted:
         "owner": example.owner.model_copy(update={"email": owner})})
 
 
-def a_record(offset: int, event: Any, event_type: str = LEAD_ROUTED) -> ConsumerRecord:
+def a_record(offset: int, event: Any, event_type: str = LEAD_ROUTED,
+             partition: int = 0) -> ConsumerRecord:
     encoded = encode(event_type, "/test", event.lead_key, event)
-    return ConsumerRecord("decisions", 0, offset, 0, 0, encoded.key, encoded.value, None,
-                          len(encoded.key), len(encoded.value), encoded.headers)
+    return ConsumerRecord("decisions", partition, offset, 0, 0, encoded.key, encoded.value,
+                          None, len(encoded.key), len(encoded.value), encoded.headers)
 
 
 def a_raw_record(offset: int, value: bytes) -> ConsumerRecord:
@@ -217,3 +221,64 @@ def test_given_a_refused_deal_when_dead_lettered_then_the_win_record_and_its_lea
 
     assert letter.record.offset == 4
     assert letter.extra["lead_key"] == won.lead_key and letter.extra["code"] == "OBJECT_NOT_FOUND"
+
+
+def test_given_records_of_several_partitions_when_read_then_each_leads_last_in_its_partition_wins():
+    # Offsets of different partitions say nothing about each other: partition 1's offset 5
+    # is not "before" partition 0's offset 9. A lead's decisions are all in one partition.
+    records = [a_record(9, a_decision("ann@a.example", score=10), partition=0),
+               a_record(5, a_decision("bo@b.example", score=20), partition=1),
+               a_record(10, a_decision("ann@a.example", score=11), partition=0),
+               a_record(4, a_decision("bo@b.example", score=19), partition=1)]
+
+    batch = read_batch(records)
+
+    assert sorted((d.lead_key, d.decision.score, d.record.partition) for d in batch.latest) == [
+        ("ann@a.example", 11, 0), ("bo@b.example", 20, 1)]
+
+
+def test_given_batches_of_consecutive_polls_when_merged_then_the_later_poll_supersedes():
+    won = an_example_of(OPPORTUNITY_WON)
+    first = read_batch([a_record(1, a_decision("ann@a.example", score=10)),
+                        a_record(2, a_decision("bo@b.example", score=20)),
+                        a_record(3, won, OPPORTUNITY_WON), a_raw_record(4, b"{")])
+    second = read_batch([a_record(5, a_decision("ann@a.example", score=30)),
+                         a_record(6, won.model_copy(update={"amount": won.amount + 1}),
+                                  OPPORTUNITY_WON)])
+
+    merged = merge_batches([first, second])
+
+    assert [(d.lead_key, d.decision.score) for d in merged.latest] == [
+        ("bo@b.example", 20), ("ann@a.example", 30)]
+    assert [(w.won.amount, w.record.offset) for w in merged.won] == [(won.amount + 1, 6)]
+    assert [u.record.offset for u in merged.unreadable] == [4]
+
+
+def test_given_records_of_several_partitions_when_keys_asked_then_grouped_by_partition():
+    won = an_example_of(OPPORTUNITY_WON)
+    batch = read_batch([a_record(1, a_decision("ann@a.example"), partition=0),
+                        a_record(1, a_decision("bo@b.example"), partition=3),
+                        a_record(2, won, OPPORTUNITY_WON, partition=3)])
+
+    assert known_keys("salesforce", batch.latest) == {
+        0: ["salesforce:ann@a.example"], 3: ["salesforce:bo@b.example"]}
+    assert known_keys("hubspot", batch.latest, batch.won) == {
+        0: ["hubspot:ann@a.example"],
+        3: ["hubspot:bo@b.example", f"hubspot:deal:{won.opportunity_id}"]}
+
+
+def test_given_an_answer_for_several_partitions_when_kept_then_each_in_its_decisions_partition():
+    decided = list(read_batch([a_record(1, a_decision("ann@a.example"), partition=2),
+                               a_record(1, a_decision("bo@b.example"), partition=5),
+                               a_record(2, a_decision("cy@c.example"), partition=5)]).latest)
+    writes = build_writes("hubspot", decided, {MARIA: "1"}, lambda d: d.lead_key,
+                          lambda d, owner, creating: {"x": d.lead_key})
+    outcome = BatchOutcome(written={"ann@a.example": "1", "bo@b.example": "2"},
+                           rejected=(RecordRejected(key="cy@c.example", crm="hubspot",
+                                                    code="VALIDATION_ERROR", message="no"),))
+
+    kept = kept_by_partition(writes, outcome)
+
+    assert kept == {2: {"hubspot:ann@a.example": {"x": "ann@a.example"}},
+                    5: {"hubspot:bo@b.example": {"x": "bo@b.example"}}}
+    assert {k: v for part in kept.values() for k, v in part.items()} == to_keep(writes, outcome)
