@@ -81,12 +81,14 @@ def _start_sync(kafka: KafkaSettings, salesforce: Sandbox, hubspot: Sandbox, cli
     env = {"ACCORD_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
            "ACCORD_KAFKA_TOPIC_PREFIX": kafka.topic_prefix,
            **sync_settings(salesforce, hubspot, client, share)}
+    # The log is appended to by every run: only this run's part says it is ready.
+    before = log.stat().st_size if log.exists() else 0
     with log.open("ab") as out:
         sync = subprocess.Popen(
             [sys.executable, "-m", "services.sync"], cwd=REPO_ROOT,
             env=local_environment(env), stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True)
-    while "sync.mapping_checked" not in log.read_text(errors="replace"):
+    while b"sync.mapping_checked" not in log.read_bytes()[before:]:
         if sync.poll() is not None:
             sys.exit(f"sync exited:\n{log.read_text()[-3000:]}")
         time.sleep(0.05)
