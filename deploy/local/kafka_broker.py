@@ -74,7 +74,9 @@ class KafkaBroker:
     controller_port: int
     data_dir: Path
     libs_dir: Path = LIBS_DIR
-    heap: str = "512m"
+    # Every test run makes its own prefixed topics (six partitions each): a broker that served
+    # a long day of runs held 16,000 partitions and died of OutOfMemoryError at 512m.
+    heap: str = "1g"
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
