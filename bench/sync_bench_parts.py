@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.crm_sandboxes import HS_ACCESS_TOKEN, SF_CLIENT_ID, SF_CLIENT_SECRET, Sandbox
 from deploy.local.kafka_broker import REPO_ROOT
@@ -18,7 +17,7 @@ from services.contracts.envelope import encode
 from services.contracts.events import LEAD_ROUTED, LeadCaptured, LeadFields, LeadRouted
 from services.contracts.lead_key import lead_key_for
 from services.messaging.settings import KafkaSettings
-from services.messaging.topics import LEAD_DECISIONS, topic_partitions
+from services.messaging.topics import LEAD_DECISIONS, committed_offsets, topic_partitions
 from services.router.decide import decide
 from services.router.golden_record import merge_captured, new_record
 from services.router.rules.loader import load_rules
@@ -84,14 +83,7 @@ async def end_offsets(kafka: KafkaSettings, topic: str) -> dict[int, int]:
 
 async def committed_all(kafka: KafkaSettings, ends: dict[int, int]) -> bool:
     """Whether sync's group committed every partition up to ``ends``."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(kafka.group(SYNC_GROUP))
-    finally:
-        await admin.close()
-    done = {tp.partition: meta.offset for tp, meta in offsets.items()
-            if tp.topic == kafka.topic(LEAD_DECISIONS)}
+    done = await committed_offsets(kafka, kafka.group(SYNC_GROUP), kafka.topic(LEAD_DECISIONS))
     return all(done.get(p, -1) >= end for p, end in ends.items() if end > 0)
 
 

@@ -97,3 +97,19 @@ def an_example_of(event_type: str) -> Any:
             first_campaign="2026-q4-webinar", lead_revenue=Decimal("48000.00"),
             lead=captured.fields)
     raise KeyError(event_type)
+
+
+# Accord's own identities in the sandboxes (deploy/local.env): the integration user and app.
+INTEGRATION_USER = "005000000000009AAA"
+HUBSPOT_APP_ID = 4400001
+
+
+def a_crm_context() -> Any:
+    """The router's view of the CRMs as a local run has it: the shipped mapping file, and
+    Accord's integration user and HubSpot app (their changes are echoes)."""
+    from deploy.local.kafka_broker import REPO_ROOT
+    from services.mapping.crm_mapping import load_mapping
+    from services.router.crm_fields import CrmContext
+
+    return CrmContext.of([INTEGRATION_USER], [HUBSPOT_APP_ID],
+                         load_mapping(REPO_ROOT / "mappings" / "crm.yaml"))

@@ -124,3 +124,17 @@ async def topic_partitions(settings: KafkaSettings, topic: str) -> list[TopicPar
         await admin.close()
     return [TopicPartition(topic, p["partition"]) for d in described
             if not d.get("error_code") for p in d["partitions"]]
+
+
+async def committed_offsets(settings: KafkaSettings, group: str, topic: str) -> dict[int, int]:
+    """The offsets ``group`` committed on ``topic``, by partition (partitions it never
+    committed are absent)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers,
+                                security_protocol=settings.security_protocol)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return {tp.partition: meta.offset for tp, meta in offsets.items()
+            if isinstance(tp, TopicPartition) and tp.topic == topic and meta.offset >= 0}

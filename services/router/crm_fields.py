@@ -67,9 +67,9 @@ class CrmContext:
         return cls(frozenset(u[:15] for u in salesforce_user_ids),
                    frozenset(str(a) for a in hubspot_app_ids), mapping, rules, owned)
 
-    def is_own_hubspot_write(self, change: HubSpotChangeReceived) -> bool:
-        """True when Accord's app made the change (HubSpot names the app in ``sourceId``)."""
-        return change.change_source == "INTEGRATION" and change.source_id in self.hubspot_app_ids
+    def is_own_hubspot_write(self, change_source: str | None, source_id: str | None) -> bool:
+        """True when Accord's app made a HubSpot change (webhooks name it in ``sourceId``)."""
+        return change_source == "INTEGRATION" and str(source_id) in self.hubspot_app_ids
 
 
 NO_CRM = CrmContext()
@@ -90,8 +90,7 @@ def nothing_for_a_lead(envelope: Envelope, crm: CrmContext) -> str | None:
     if str(data.get("subscription_type", "")).endswith(".creation"):
         return "a HubSpot creation notice carries no values; the property changes that " \
                "follow it (the email among them) do"
-    if data.get("change_source") == "INTEGRATION" \
-            and str(data.get("source_id")) in crm.hubspot_app_ids:
+    if crm.is_own_hubspot_write(data.get("change_source"), data.get("source_id")):
         return "an echo of Accord's own HubSpot write"
     return None
 

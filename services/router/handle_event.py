@@ -124,7 +124,8 @@ def _handle_crm_change(rules: RuleSet, record: GoldenRecord | None, envelope: En
     if envelope.type == HUBSPOT_CHANGE_RECEIVED:
         hubspot = HubSpotChangeReceived.model_validate(envelope.data)
         linked = merge_hubspot_change(current, envelope.id, hubspot)
-        values = None if crm.is_own_hubspot_write(hubspot) else hubspot_values(hubspot, crm)
+        own = crm.is_own_hubspot_write(hubspot.change_source, hubspot.source_id)
+        values = None if own else hubspot_values(hubspot, crm)
         return _after_crm_values(rules, current, linked, values, crm, envelope.id, now)
     change = SalesforceChangeReceived.model_validate(envelope.data)
     own = is_own_write(change, crm.salesforce_user_ids)

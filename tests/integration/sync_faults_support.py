@@ -14,14 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaProducer
 from simple_salesforce import format_soql
 
 from services.contracts.envelope import encode
 from services.contracts.events import LEAD_ROUTED, LeadRouted
 from services.messaging.settings import KafkaSettings
-from services.messaging.topics import LEAD_DECISIONS, SYNC_DEAD_LETTERS
+from services.messaging.topics import LEAD_DECISIONS, SYNC_DEAD_LETTERS, committed_offsets
 from services.sync.worker import SYNC_GROUP
 from tests.conftest import read_records
 from tests.integration.sandboxes.conftest import SalesforceSandbox
@@ -78,15 +77,7 @@ async def publish(kafka: KafkaSettings, count: int) -> Backlog:
 
 async def committed(kafka: KafkaSettings) -> dict[int, int]:
     """The sync group's committed offset per partition of the decisions topic."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(kafka.group(SYNC_GROUP))
-    finally:
-        await admin.close()
-    topic = kafka.topic(LEAD_DECISIONS)
-    return {tp.partition: meta.offset for tp, meta in offsets.items()
-            if isinstance(tp, TopicPartition) and tp.topic == topic and meta.offset >= 0}
+    return await committed_offsets(kafka, kafka.group(SYNC_GROUP), kafka.topic(LEAD_DECISIONS))
 
 
 async def all_committed(kafka: KafkaSettings, backlog: Backlog) -> bool:

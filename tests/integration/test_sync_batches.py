@@ -14,7 +14,6 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from simple_salesforce import format_soql
 
 from deploy.local.kafka_broker import REPO_ROOT
@@ -24,7 +23,7 @@ from services.contracts.lead_key import lead_key_for
 from services.mapping.crm_mapping import load_mapping
 from services.messaging.dead_letters import PREFIX
 from services.messaging.settings import KafkaSettings
-from services.messaging.topics import LEAD_DECISIONS, SYNC_DEAD_LETTERS
+from services.messaging.topics import LEAD_DECISIONS, SYNC_DEAD_LETTERS, committed_offsets
 from services.sync.batch_plan import UNKNOWN_OWNER
 from services.sync.crm_errors import CrmLimitReached
 from services.sync.crm_writes import BatchOutcome
@@ -121,14 +120,9 @@ async def publish_in_one_transaction(kafka: KafkaSettings, decisions: list[LeadR
 
 
 async def committed(kafka: KafkaSettings) -> int:
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(kafka.group(SYNC_GROUP))
-    finally:
-        await admin.close()
-    meta = offsets.get(TopicPartition(kafka.topic(LEAD_DECISIONS), 0))
-    return meta.offset if meta is not None else -1
+    """Sync's committed offset on partition 0 of the decisions topic; -1 before any."""
+    offsets = await committed_offsets(kafka, kafka.group(SYNC_GROUP), kafka.topic(LEAD_DECISIONS))
+    return offsets.get(0, -1)
 
 
 def salesforce_calls(sandbox: SalesforceSandbox, client: str) -> int:

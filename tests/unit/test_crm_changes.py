@@ -14,18 +14,14 @@ from services.contracts.events import (
     HubSpotChangeReceived,
     SalesforceChangeReceived,
 )
-from services.mapping.crm_mapping import load_mapping
-from services.router.crm_fields import CrmContext
 from services.router.handle_event import UnlinkedChangeError, handle_event
 from services.router.rules.loader import load_rules
-from tests.builders import a_captured_lead, an_envelope
+from tests.builders import INTEGRATION_USER, a_captured_lead, a_crm_context, an_envelope
 
 RULES = load_rules(REPO_ROOT / "rules" / "leads.yaml")
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-INTEGRATION_USER = "005000000000009AAA"
 REP = "005000000000001AAA"
-CRM = CrmContext.of([INTEGRATION_USER], [4400001], load_mapping(REPO_ROOT / "mappings" /
-                                                                "crm.yaml"))
+CRM = a_crm_context()
 EMAIL = "ada@siemens.example"
 
 

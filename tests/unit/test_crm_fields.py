@@ -16,16 +16,15 @@ from services.contracts.events import (
     HubSpotChangeReceived,
     SalesforceChangeReceived,
 )
-from services.mapping.crm_mapping import SYNC_RULES, load_mapping
-from services.router.crm_fields import SALESFORCE, CrmContext, accepts
+from services.mapping.crm_mapping import SYNC_RULES
+from services.router.crm_fields import SALESFORCE, accepts
 from services.router.handle_event import Outcome, handle_event
 from services.router.record_processing import Incoming, StepResult, link_crm_change
 from services.router.rules.loader import load_rules
-from tests.builders import a_captured_lead, an_envelope
+from tests.builders import a_captured_lead, a_crm_context, an_envelope
 
 RULES = load_rules(REPO_ROOT / "rules" / "leads.yaml")
-CRM = CrmContext.of(["005000000000009AAA"], [4400001],
-                    load_mapping(REPO_ROOT / "mappings" / "crm.yaml"))
+CRM = a_crm_context()
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 EMAIL = "ada.lovelace@analytical.example"
 REP = "005000000000001AAA"

@@ -16,17 +16,14 @@ from services.contracts.events import (
     SALESFORCE_CHANGE_RECEIVED,
     SalesforceChangeReceived,
 )
-from services.mapping.crm_mapping import load_mapping
-from services.router.crm_fields import CrmContext
 from services.router.handle_event import Outcome, handle_event
 from services.router.opportunities import UnreadableOpportunityError
 from services.router.record_processing import Incoming, StepResult, process_record, record_key
 from services.router.rules.loader import load_rules
-from tests.builders import a_captured_lead, an_envelope
+from tests.builders import a_captured_lead, a_crm_context, an_envelope
 
 RULES = load_rules(REPO_ROOT / "rules" / "leads.yaml")
-CRM = CrmContext.of(["005000000000009AAA"], [4400001],
-                    load_mapping(REPO_ROOT / "mappings" / "crm.yaml"))
+CRM = a_crm_context()
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 EMAIL = "ada.lovelace@analytical.example"
 
