@@ -58,6 +58,10 @@ LEAD_STATUSES = _options(
     ("Unqualified", "UNQUALIFIED"), ("Attempted to Contact", "ATTEMPTED_TO_CONTACT"),
     ("Connected", "CONNECTED"), ("Bad Timing", "BAD_TIMING"),
 )
+# The options of the portal's own "Unqualified Reason" dropdown, labelled as in Salesforce so
+# the reason a rep picked there is a valid value here.
+UNQUALIFIED_REASONS = tuple((reason, reason) for reason in (
+    "No Budget", "No Authority", "No Need", "Not Interested", "Went with a Competitor", "Other"))
 # A real portal's contact "numemployees" is a dropdown of ranges, not a number.
 EMPLOYEE_RANGES = tuple((value, value) for value in (
     "1-5", "5-25", "25-50", "50-100", "100-500", "500-1000", "1000+"))
@@ -83,6 +87,9 @@ CONTACT_PROPERTIES: tuple[PropertyDef, ...] = (
                 group_name="sales_properties", options=LEAD_STATUSES),
     PropertyDef("accord_score", "Accord Score", "number", "number", group_name="accord",
                 hubspot_defined=False, description="Lead score computed by Accord's router."),
+    PropertyDef("accord_unqualified_reason", "Unqualified Reason", "enumeration", "select",
+                group_name="accord", hubspot_defined=False, options=UNQUALIFIED_REASONS,
+                description="Why sales unqualified the lead (Salesforce's Unqualified Reason)."),
     PropertyDef("accord_lead_key", "Accord Lead Key", "string", "text", group_name="accord",
                 hubspot_defined=False, description="Accord's key for the lead (normalised email)."),
     PropertyDef("createdate", "Create Date", "datetime", "date", read_only=True),

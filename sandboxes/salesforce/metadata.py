@@ -108,6 +108,11 @@ LEAD_STATUSES = (
     "Open - Not Contacted", "Marketing Qualified", "Working - Contacted", "Nurture",
     "Unqualified", "Closed - Converted",
 )
+# Why a rep unqualified a lead: the custom picklist orgs add beside Status (Salesforce has no
+# standard field for it), kept for reporting why leads were turned down.
+UNQUALIFIED_REASON = "Unqualified_Reason__c"
+UNQUALIFIED_REASONS = ("No Budget", "No Authority", "No Need", "Not Interested",
+                       "Went with a Competitor", "Other")
 
 LEAD = SObjectDef("Lead", "Lead", "Leads", "00Q", (
     _id_field(),
@@ -127,6 +132,8 @@ LEAD = SObjectDef("Lead", "Lead", "Leads", "00Q", (
         "Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other")),
     FieldDef("Status", "Status", "picklist", 255, required=True,
              default=LEAD_STATUSES[0], picklist=LEAD_STATUSES, restricted_picklist=True),
+    FieldDef(UNQUALIFIED_REASON, "Unqualified Reason", "picklist", 255,
+             picklist=UNQUALIFIED_REASONS, restricted_picklist=True),
     _owner_field(),
     FieldDef("IsConverted", "Converted", "boolean", default=False,
              createable=False, updateable=False),

@@ -10,7 +10,14 @@ from typing import Any
 
 from sandboxes.salesforce import ids
 from sandboxes.salesforce.errors import ApiError, not_found
-from sandboxes.salesforce.metadata import ACCOUNT, CONTACT, LEAD, OPPORTUNITY, SObjectDef
+from sandboxes.salesforce.metadata import (
+    ACCOUNT,
+    CONTACT,
+    LEAD,
+    OPPORTUNITY,
+    UNQUALIFIED_REASON,
+    SObjectDef,
+)
 from sandboxes.salesforce.records import Records
 
 CONVERTED_STATUS = "Closed - Converted"
@@ -55,6 +62,13 @@ def edit_as(records: Records, target: SObjectDef, ref: str, user_id: str | None,
     rep = acting_user(records, records.get(target, record_id), user_id)
     records.as_user(rep).update(target, record_id, fields)
     return records.get(target, record_id)
+
+
+def set_lead_status(records: Records, ref: str, status: str, reason: str | None,
+                    user_id: str | None) -> dict[str, Any]:
+    """Set the lead's Status and its Unqualified Reason together, as a rep's "Unqualify"
+    action does; a status without a reason clears a reason left from before."""
+    return edit_as(records, LEAD, ref, user_id, {"Status": status, UNQUALIFIED_REASON: reason})
 
 
 def win_opportunity(records: Records, ref: str, amount: float, user_id: str | None,

@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sandboxes.salesforce import sales
 from sandboxes.salesforce.admin_routes import PREFIX, admin_guard
-from sandboxes.salesforce.metadata import LEAD
 from sandboxes.salesforce.records import Records, sobject_or_404
 from sandboxes.salesforce.settings import SalesforceSandboxSettings
 
@@ -26,9 +25,11 @@ class _Body(BaseModel):
 
 
 class LeadStatus(_Body):
-    """Set a lead's Status."""
+    """Set a lead's Status, and with it the Unqualified Reason (cleared when not given, as
+    the page layout's dependent picklist clears it when the Status changes)."""
 
     status: str = Field(max_length=255)
+    reason: str | None = Field(None, max_length=255)
 
 
 class Edit(_Body):
@@ -58,7 +59,7 @@ def add_sales_routes(app: FastAPI, settings: SalesforceSandboxSettings,
 
     @router.post("/leads/{lead}/status")
     async def lead_status(lead: str, body: LeadStatus) -> dict[str, Any]:
-        return sales.edit_as(records, LEAD, lead, body.user_id, {"Status": body.status})
+        return sales.set_lead_status(records, lead, body.status, body.reason, body.user_id)
 
     @router.post("/leads/{lead}/convert")
     async def convert(lead: str, body: Convert) -> dict[str, Any]:

@@ -126,6 +126,9 @@ class _Decided(_Contract):
         default=None, description="The score of the lead's previous decision; null for its first")
     salesforce_status: str | None = Field(
         default=None, description="The Lead Status a rep set in Salesforce, if any")
+    salesforce_status_reason: str | None = Field(
+        default=None, description="The reason the rep gave with that status (the org's "
+                                  "Unqualified Reason picklist), if any")
     field_sources: dict[str, str] = Field(
         default_factory=dict,
         description="Per field of `lead`, who set its current value: `salesforce`, `hubspot`, "

@@ -42,6 +42,9 @@ class SalesforceLeadMapping(_Frozen):
     status_field: str
     status_by_stage: dict[str, str]
     required_defaults: dict[str, str] = {}
+    # The picklist where a rep gives the reason for an Unqualified status. Read, never
+    # written: the router keeps it with the status, and sync shows it in HubSpot.
+    status_reason_field: str | None = None
 
 
 class Band(_Frozen):

@@ -64,14 +64,20 @@ def is_own_write(change: SalesforceChangeReceived, own_user_ids: Collection[str]
 
 def merge_salesforce_change(record: GoldenRecord, event_id: str,
                             change: SalesforceChangeReceived,
-                            take_status: bool = True) -> GoldenRecord:
-    """Link the Salesforce record's id, and keep the Lead's status as sales set it
-    (``take_status`` False: the change is Accord's own, the status is not sales' word)."""
+                            take_status: bool = True,
+                            reason_field: str | None = None) -> GoldenRecord:
+    """Link the Salesforce record's id, and keep the Lead's status as sales set it, with the
+    reason in ``reason_field`` (``take_status`` False: the change is Accord's own, the status
+    is not sales' word)."""
     ids = {**record.crm_ids, f"salesforce.{change.sobject_type}": change.sobject_id}
     update: dict[str, object] = {"crm_ids": ids, "recent_event_ids": seen(record, event_id)}
     status = change.fields.get("Status")
     if change.sobject_type == "Lead" and status and take_status:
         update["salesforce_status"] = status
+        if reason_field is not None:
+            # A notification carries the fields that hold a value: a reason left out is
+            # blank now, and a reason kept from an earlier status would be stale.
+            update["salesforce_status_reason"] = change.fields.get(reason_field) or None
     return record.model_copy(update=update)
 
 

@@ -67,6 +67,11 @@ class CrmContext:
         return cls(frozenset(u[:15] for u in salesforce_user_ids),
                    frozenset(str(a) for a in hubspot_app_ids), mapping, rules, owned)
 
+    @property
+    def status_reason_field(self) -> str | None:
+        """The Lead field where a rep gives the reason for a status, if the mapping names one."""
+        return self.mapping.salesforce.lead.status_reason_field if self.mapping else None
+
     def is_own_hubspot_write(self, change_source: str | None, source_id: str | None) -> bool:
         """True when Accord's app made a HubSpot change (webhooks name it in ``sourceId``)."""
         return change_source == "INTEGRATION" and str(source_id) in self.hubspot_app_ids

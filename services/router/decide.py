@@ -203,6 +203,7 @@ def evaluate(rules: RuleSet, record: GoldenRecord, caused_by: str, now: datetime
         previous_stage=record.stage,
         previous_score=record.last_decision.score if record.last_decision else None,
         salesforce_status=record.salesforce_status,
+        salesforce_status_reason=record.salesforce_status_reason,
         field_sources={name: value.source for name, value in record.fields.items()},
     )
     return Decision(routed, staged.recycle_held, awaiting_pool)

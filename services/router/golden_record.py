@@ -67,6 +67,8 @@ class GoldenRecord(BaseModel):
     # Ids of this lead in the CRMs, e.g. {"salesforce.Lead": "00Q…", "hubspot.contact": "101"}.
     crm_ids: dict[str, str] = {}
     salesforce_status: str | None = None
+    # The reason the rep gave with that status (e.g. why the lead is Unqualified).
+    salesforce_status_reason: str | None = None
     recent_event_ids: tuple[str, ...] = ()
     stage: Stage | None = None
     last_decision: LeadRouted | None = None

@@ -130,7 +130,8 @@ def _handle_crm_change(rules: RuleSet, record: GoldenRecord | None, envelope: En
     change = SalesforceChangeReceived.model_validate(envelope.data)
     own = is_own_write(change, crm.salesforce_user_ids)
     # The status our own write set is not a rep's: it must not read as sales' verdict.
-    merged = merge_salesforce_change(current, envelope.id, change, take_status=not own)
+    merged = merge_salesforce_change(current, envelope.id, change, take_status=not own,
+                                     reason_field=crm.status_reason_field)
     deal = won_deal(change)
     if deal is not None and not is_booked(merged, deal):
         # A win is news whoever saved it: book it, decide again (the rules make the lead a
@@ -150,7 +151,8 @@ def _after_crm_values(rules: RuleSet, before: GoldenRecord, linked: GoldenRecord
                       now: datetime) -> Outcome:
     """Merge a person's CRM change; decide again only when a field or the status moved."""
     merged = merge_crm_values(linked, values, crm.rules) if values else linked
-    status_moved = merged.salesforce_status != before.salesforce_status
+    status_moved = (merged.salesforce_status, merged.salesforce_status_reason) != (
+        before.salesforce_status, before.salesforce_status_reason)
     if not status_moved and merged.fields == before.fields:
         return Outcome(merged, None)  # nothing the rules or the CRMs read changed
     # A status a person set is news even if a recycle rule held already (e.g. "Closed - Not

@@ -12,7 +12,9 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from prometheus_client import start_http_server
@@ -31,6 +33,7 @@ from services.sync.outcome_mapping_check import (
     check_deal_mapping,
     check_status_map_keys,
     check_status_map_values,
+    check_status_reason_property,
 )
 from services.sync.salesforce_writer import SalesforceWriter
 from services.sync.settings import SyncSettings
@@ -43,6 +46,14 @@ MISFIT_STATUS = 2
 
 class _MappingMisfit(Exception):
     """The mapping file cannot work: the message says why, for a person to read."""
+
+
+@dataclass
+class _Metadata:
+    """What the start-up checks read from each CRM, for the one check that needs both."""
+
+    salesforce_reasons: list[str] = field(default_factory=list)
+    contact_properties: list[Mapping[str, Any]] = field(default_factory=list)
 
 
 async def _sleep(seconds: float, stop: asyncio.Event) -> None:
@@ -72,14 +83,17 @@ async def _checked(crm: str, check: Callable[[], None], stop: asyncio.Event) -> 
 
 
 def _check_salesforce(salesforce: SalesforceWriter, mapping: CrmMapping,
-                      outcomes: OutcomeMapping, source: str) -> None:
+                      outcomes: OutcomeMapping, source: str, seen: _Metadata) -> None:
     """The Lead mapping and the lead status map's keys against the org, every problem."""
     problems: list[str] = []
+    lead = mapping.salesforce.lead
     try:
-        salesforce.check_mapping(mapping.salesforce.lead)
+        salesforce.check_mapping(lead)
     except MappingMismatchError as exc:
         problems += exc.problems
-    statuses = salesforce.picklist_values("Lead", mapping.salesforce.lead.status_field)
+    if lead.status_reason_field is not None:
+        seen.salesforce_reasons = salesforce.picklist_values("Lead", lead.status_reason_field)
+    statuses = salesforce.picklist_values("Lead", lead.status_field)
     problems += check_status_map_keys(
         outcomes.hubspot.contact.lead_status_by_salesforce_status, statuses, source)
     if problems:
@@ -87,7 +101,7 @@ def _check_salesforce(salesforce: SalesforceWriter, mapping: CrmMapping,
 
 
 def _check_hubspot(hubspot: HubSpotWriter, mapping: CrmMapping, outcomes: OutcomeMapping,
-                   source: str) -> None:
+                   source: str, seen: _Metadata) -> None:
     """The contact and deal mappings and the lead status map's values against the portal;
     then the portal's owners, kept."""
     problems: list[str] = []
@@ -96,9 +110,10 @@ def _check_hubspot(hubspot: HubSpotWriter, mapping: CrmMapping, outcomes: Outcom
     except HubSpotMappingMismatchError as exc:
         problems += exc.problems
     problems += check_deal_mapping(outcomes.hubspot.deal, hubspot.properties("deals"), source)
+    seen.contact_properties = hubspot.properties("contacts")
     problems += check_status_map_values(
         outcomes.hubspot.contact.lead_status_by_salesforce_status,
-        mapping.hubspot.contact.lead_status_property, hubspot.properties("contacts"), source)
+        mapping.hubspot.contact.lead_status_property, seen.contact_properties, source)
     if problems:
         raise HubSpotMappingMismatchError(problems)
     # The owners, listed once now: the writes then resolve them without a call.
@@ -124,10 +139,12 @@ async def _serve() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    seen = _Metadata()
     checks = await asyncio.gather(
-        _checked("salesforce", lambda: _check_salesforce(salesforce, mapping, outcomes, source),
+        _checked("salesforce",
+                 lambda: _check_salesforce(salesforce, mapping, outcomes, source, seen), stop),
+        _checked("hubspot", lambda: _check_hubspot(hubspot, mapping, outcomes, source, seen),
                  stop),
-        _checked("hubspot", lambda: _check_hubspot(hubspot, mapping, outcomes, source), stop),
         return_exceptions=True)
     misfits = [str(c) for c in checks if isinstance(c, _MappingMisfit)]
     if misfits:
@@ -137,6 +154,12 @@ async def _serve() -> None:
             raise check
     if not all(checks):
         return  # stopped before both CRMs answered
+    reasons = check_status_reason_property(
+        outcomes.hubspot.contact.status_reason_property,
+        mapping.salesforce.lead.status_reason_field, seen.salesforce_reasons,
+        seen.contact_properties, source)
+    if reasons:
+        raise _MappingMisfit(str(HubSpotMappingMismatchError(reasons)))
     log.info("sync.mapping_checked", mapping=str(settings.mapping_file), outcomes=source)
     metrics = SyncMetrics()
     if settings.metrics_port:

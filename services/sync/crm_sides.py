@@ -70,8 +70,10 @@ class CrmSides:
         contact, rules = self._mapping.hubspot.contact, self._mapping.field_rules
         only = fields_to_write("hubspot", [*contact.properties, *contact.banded], rules,
                                decision.field_sources, exists=not creating)
-        statuses = self._outcomes.hubspot.contact.lead_status_by_salesforce_status
-        return hubspot_contact(decision, contact, owner, only, statuses)
+        outcomes = self._outcomes.hubspot.contact
+        return hubspot_contact(decision, contact, owner, only,
+                               outcomes.lead_status_by_salesforce_status,
+                               outcomes.status_reason_property)
 
     def write_salesforce(self, decided: Sequence[Decided],
                          known: Mapping[str, Values | None]) -> Written:

@@ -80,15 +80,21 @@ def hubspot_lead_status(decision: LeadRouted, mapping: HubSpotContactMapping,
 
 def hubspot_contact(decision: LeadRouted, mapping: HubSpotContactMapping, owner_id: str,
                     only: Collection[str] | None = None,
-                    by_salesforce_status: Mapping[str, str] | None = None) -> dict[str, str]:
+                    by_salesforce_status: Mapping[str, str] | None = None,
+                    reason_property: str | None = None) -> dict[str, str]:
     """The contact properties to upsert for a decision; HubSpot takes strings. The lifecycle
     stage follows the decision's stage; the lead status follows a rep's Salesforce status
-    when there is one (``by_salesforce_status``), else the stage."""
+    when there is one (``by_salesforce_status``), else the stage; ``reason_property`` shows
+    the reason the rep gave with that status."""
     props = _properties(_values(decision, only), mapping)
     props[mapping.score_property] = str(decision.score)
     props[mapping.lifecycle_property] = mapping.lifecycle_by_stage[decision.stage]
     props[mapping.lead_status_property] = hubspot_lead_status(
         decision, mapping, by_salesforce_status or {})
+    if reason_property is not None and decision.salesforce_status is not None:
+        # A rep's status without a reason clears the reason an earlier status had ("" clears
+        # a HubSpot property); with no rep's status there is nothing to say either way.
+        props[reason_property] = decision.salesforce_status_reason or ""
     props["hubspot_owner_id"] = owner_id
     return props
 

@@ -84,6 +84,8 @@ def check_salesforce_lead_mapping(mapping: SalesforceLeadMapping,
         problems.append(f"{prefix}.external_id_field: {sobject}.{external['name']} is not an "
                         "External ID field, so Leads cannot be upserted by it")
 
+    if mapping.status_reason_field is not None:
+        field_at("status_reason_field", mapping.status_reason_field)  # read, so it must exist
     status = fields.get(mapping.status_field.lower())
     if status is not None:
         problems += _picklist_problems(f"{prefix}.status_by_stage", sobject, status,

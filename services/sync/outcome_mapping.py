@@ -43,10 +43,14 @@ class HubSpotDealMapping(_Frozen):
 
 
 class HubSpotContactOutcomes(_Frozen):
-    """The contact's lead status for each Salesforce Lead Status a rep can set; it wins over
-    the status by stage when a decision carries a rep's status."""
+    """The contact's lead status for each Salesforce Lead Status a rep can set (it wins over
+    the status by stage when a decision carries a rep's status), and the property that shows
+    the reason the rep gave with it."""
 
     lead_status_by_salesforce_status: dict[str, str]
+    # Holds the rep's reason (Salesforce's ``status_reason_field`` in crm.yaml), cleared when
+    # the rep's status comes without one. None: the reason is not shown in HubSpot.
+    status_reason_property: str | None = None
 
 
 class HubSpotOutcomes(_Frozen):

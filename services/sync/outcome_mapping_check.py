@@ -78,3 +78,33 @@ def check_status_map_values(by_salesforce_status: Mapping[str, str], property_na
     return [f"{where}.{status}: '{value}' is not an option of {property_name} "
             f"(allowed: {', '.join(allowed)})"
             for status, value in by_salesforce_status.items() if value not in allowed]
+
+
+def check_status_reason_property(property_name: str | None, reason_field: str | None,
+                                 salesforce_reasons: Iterable[str],
+                                 contact_properties: Iterable[Mapping[str, Any]],
+                                 source: str = DEFAULT_SOURCE) -> list[str]:
+    """Every way the contact property for a rep's reason cannot hold the reasons a rep can
+    pick in Salesforce (``salesforce_reasons``, the active values of ``reason_field``)."""
+    if property_name is None:
+        return []
+    where = f"{source} hubspot.contact.status_reason_property"
+    if reason_field is None:
+        return [f"{where}: '{property_name}' would show the reason a rep gave, but the field "
+                "mapping (crm.yaml) names no salesforce.lead.status_reason_field to read it from"]
+    definition = _by_name(contact_properties).get(property_name)
+    if definition is None:
+        return [f"{where}: '{property_name}' is not a contact property of this portal; create "
+                f"it as a dropdown whose options are the values of {reason_field}, or as text"]
+    if (definition.get("modificationMetadata") or {}).get("readOnlyValue"):
+        return [f"{where}: '{property_name}' is read-only in HubSpot"]
+    kind = definition.get("type")
+    if kind == "string":
+        return []  # text holds any reason
+    if kind != "enumeration":
+        return [f"{where}: '{property_name}' is a {kind} property; a reason needs a dropdown "
+                "(enumeration) or text (string) property"]
+    options = _options(definition)
+    return [f"{where}: '{reason}' is a value of Salesforce's {reason_field} but not an option "
+            f"of {property_name} (options: {', '.join(options)}); add it in HubSpot"
+            for reason in salesforce_reasons if reason not in options]

@@ -2,7 +2,8 @@
 it; the rep works it in Salesforce (SLA met); an opportunity is won for 48,000; HubSpot then
 shows the status, the customer stage and the deal, and the golden record books the revenue
 to the campaign that first brought the lead. At the end both CRMs and the golden record agree
-field by field, and nothing is duplicated."""
+field by field, and nothing is duplicated. A rep who unqualifies a lead with a reason sees
+HubSpot show both, and the lead go back to marketing."""
 
 from __future__ import annotations
 
@@ -43,7 +44,8 @@ LEAD = a_lead(email="grace.hopper@siemens.example", first_name="Grace", last_nam
 KEY = LEAD["email"]
 OWNER = OWNERS["maria.garcia@accord.example"]
 CONTACT_PROPERTIES = ["email", "firstname", "lastname", "company", "jobtitle", "country",
-                      "hubspot_owner_id", "lifecyclestage", "hs_lead_status", "accord_score"]
+                      "hubspot_owner_id", "lifecyclestage", "hs_lead_status", "accord_score",
+                      "accord_unqualified_reason"]
 
 
 def salesforce_admin(env: dict[str, str], path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -65,11 +67,11 @@ def kafka_of(env: dict[str, str]) -> KafkaSettings:
                          topic_prefix=env["ACCORD_KAFKA_TOPIC_PREFIX"])
 
 
-def hubspot_contact(env: dict[str, str], wanted: dict[str, str]) -> Any:
+def hubspot_contact(env: dict[str, str], wanted: dict[str, str], key: str = KEY) -> Any:
     """The contact once it shows every ``wanted`` property value, else None."""
     try:
         found = hubspot_client(env).crm.contacts.basic_api.get_by_id(
-            contact_id=KEY, id_property="email", properties=CONTACT_PROPERTIES)
+            contact_id=key, id_property="email", properties=CONTACT_PROPERTIES)
     except hubspot.crm.contacts.ApiException:
         return None
     props = found.properties
@@ -82,11 +84,11 @@ def salesforce_one(sf: Salesforce, soql: str) -> dict[str, Any] | None:
     return records[0] if records else None
 
 
-def decisions(env: dict[str, str]) -> list[dict[str, Any]]:
+def decisions(env: dict[str, str], key: str = KEY) -> list[dict[str, Any]]:
     """The lead's ``lead.routed`` decisions, oldest first."""
     routed = asyncio.run(read_records(kafka_of(env), LEAD_DECISIONS, 1, settle=2.0,
                                       only_type=LEAD_ROUTED))
-    return [json.loads(r.value) for r in routed if r.key == KEY.encode()]
+    return [json.loads(r.value) for r in routed if r.key == key.encode()]
 
 
 def dead_letters(env: dict[str, str], topic: str) -> list[Any]:
@@ -200,3 +202,39 @@ def test_given_a_form_lead_when_worked_and_won_then_both_crms_and_the_record_agr
                               json.loads(r.value).get("change_source"),
                               json.loads(r.value).get("property_name"),
                               dict(r.headers).get("accord.errors.reason")) for r in found]
+
+
+def test_given_an_mql_when_the_rep_unqualifies_it_with_a_reason_then_hubspot_shows_both(
+        system: LocalSystem) -> None:
+    env = system.env
+    lead = a_lead(email="bill.lumbergh@initrode.example", first_name="Bill",
+                  last_name="Lumbergh", company="Initrode", title="VP Finance", employees=900,
+                  country="US", lead_source="demo_request", campaign="2026-q4-webinar")
+    key = lead["email"]
+    posted = httpx.post(f"http://127.0.0.1:{env['ACCORD_INGEST_PORT']}/v1/leads", json=lead,
+                        headers={"X-Api-Key": API_KEY}, timeout=10)
+    assert posted.status_code == 202, posted.text
+    eventually(lambda: hubspot_contact(env, {"lifecyclestage": "marketingqualifiedlead"}, key),
+               "the MQL in HubSpot", system)
+    sf = salesforce_client(env)
+    eventually(lambda: salesforce_one(sf, format_soql(
+        "SELECT Id FROM Lead WHERE Accord_Lead_Key__c = {}", key)), "the Lead", system)
+
+    # The rep turns it down in Salesforce, saying why (an Outbound Message tells Accord).
+    salesforce_admin(env, f"/sales/leads/{key}/status",
+                     {"status": "Unqualified", "reason": "No Budget"})
+
+    # HubSpot shows the status and the reason, and marketing has the lead back.
+    eventually(lambda: hubspot_contact(env, {"hs_lead_status": "UNQUALIFIED",
+                                             "accord_unqualified_reason": "No Budget",
+                                             "lifecyclestage": "lead"}, key),
+               "the rep's status and reason in HubSpot", system)
+    made = decisions(env, key)
+    assert [d["stage"] for d in made] == ["mql", "recycled"], made
+    assert (made[-1]["salesforce_status"], made[-1]["salesforce_status_reason"]) == (
+        "Unqualified", "No Budget")
+    # Sales' word stays in Salesforce: our writes did not overwrite the status or the reason.
+    after = salesforce_one(sf, format_soql(
+        "SELECT Status, Unqualified_Reason__c FROM Lead WHERE Accord_Lead_Key__c = {}", key))
+    assert after is not None
+    assert (after["Status"], after["Unqualified_Reason__c"]) == ("Unqualified", "No Budget")

@@ -72,7 +72,7 @@ async def test_given_three_leads_and_a_redelivery_when_routed_then_one_decision_
     ada = by_lead["ada@siemens.example"]
     assert len(ada) == 2 and ada[0].id == ada[1].id and ada[0].data == ada[1].data
     explained = ada[0].data
-    assert explained["ruleset_version"] == "2026.11.23-4"
+    assert explained["ruleset_version"] == "2026.11.23-5"
     assert "routing.enterprise_emea" in explained["matched_rules"]
     assert explained["score"] == sum(line["points"] for line in explained["score_breakdown"])
 

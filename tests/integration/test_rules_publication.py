@@ -31,7 +31,7 @@ def candidate(tmp_path: Path) -> Path:
     """The shipped rules with Maria's enterprise EMEA leads going to James (examples too)."""
     text = SHIPPED.read_text().replace("maria.garcia@accord.example", "james.chen@accord.example")
     path = tmp_path / "candidate.yaml"
-    path.write_text(text.replace('version: "2026.11.23-4"', 'version: "2026.11.23-5"'))
+    path.write_text(text.replace('version: "2026.11.23-5"', 'version: "2026.11.23-6"'))
     return path
 
 
@@ -85,19 +85,19 @@ async def test_given_a_running_router_when_a_candidate_is_published_then_it_deci
     try:
         before = await route_emea_lead(fresh_kafka, "before")
         assert (before["owner"]["email"], before["ruleset_version"]) == (
-            "maria.garcia@accord.example", "2026.11.23-4")
+            "maria.garcia@accord.example", "2026.11.23-5")
 
         await asyncio.to_thread(publish_file, candidate(tmp_path), fresh_kafka)
-        await switched_to(router, "2026.11.23-5")
+        await switched_to(router, "2026.11.23-6")
         after = await route_emea_lead(fresh_kafka, "after")
         assert (after["owner"]["email"], after["ruleset_version"]) == (
-            "james.chen@accord.example", "2026.11.23-5")
+            "james.chen@accord.example", "2026.11.23-6")
 
         await asyncio.to_thread(publish_file, SHIPPED, fresh_kafka)  # roll back
-        await switched_to(router, "2026.11.23-4")
+        await switched_to(router, "2026.11.23-5")
         back = await route_emea_lead(fresh_kafka, "rolled-back")
         assert (back["owner"]["email"], back["ruleset_version"]) == (
-            "maria.garcia@accord.example", "2026.11.23-4")
+            "maria.garcia@accord.example", "2026.11.23-5")
     finally:
         router.stop()
 

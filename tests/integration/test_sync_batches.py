@@ -233,6 +233,31 @@ def test_given_a_mapping_that_does_not_fit_when_sync_starts_then_it_exits_2_sayi
     assert "Traceback" not in output
 
 
+def test_given_a_reason_property_without_the_orgs_reasons_when_sync_starts_then_exits_2(
+        kafka: KafkaSettings, salesforce_sandbox: SalesforceSandbox,
+        hubspot_sandbox: HubSpotSandbox, client_name: str, tmp_path: Path):
+    outcomes = (REPO_ROOT / "mappings" / "crm_outcomes.yaml").read_text()
+    broken = tmp_path / "crm_outcomes.yaml"
+    # A dropdown of employee ranges cannot hold "No Budget": a check that needs both CRMs.
+    broken.write_text(outcomes.replace("status_reason_property: accord_unqualified_reason",
+                                       "status_reason_property: numemployees"))
+
+    process = start_service("services.sync", sync_env(
+        kafka, salesforce_sandbox, hubspot_sandbox, client_name,
+        ACCORD_SYNC_OUTCOME_MAPPING_FILE=str(broken)),
+        tmp_path / "sync.log")
+    try:
+        status = process.popen.wait(60)
+    finally:
+        process.stop()
+
+    output = process.output()
+    assert status == 2, output[-3000:]
+    assert "'No Budget' is a value of Salesforce's Unqualified_Reason__c but not an option " \
+           "of numemployees" in output
+    assert "Traceback" not in output
+
+
 def test_given_a_crm_away_at_start_when_sync_starts_then_it_keeps_asking_until_stopped(
         kafka: KafkaSettings, salesforce_sandbox: SalesforceSandbox,
         hubspot_sandbox: HubSpotSandbox,

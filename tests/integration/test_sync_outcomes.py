@@ -40,7 +40,8 @@ from tests.integration.test_sync_batches import (
 pytestmark = pytest.mark.integration
 FORM = "/accord/ingest/v1/leads"
 SF_FIELDS = "Phone, LeadSource, Title, Company, Status, Accord_Score__c, LastModifiedDate"
-HS_PROPERTIES = "phone,jobtitle,company,hs_lead_status,lifecyclestage,accord_score"
+HS_PROPERTIES = ("phone,jobtitle,company,hs_lead_status,lifecyclestage,accord_score,"
+                 "accord_unqualified_reason")
 
 
 class Sync:
@@ -214,6 +215,29 @@ async def test_given_an_existing_lead_when_fields_change_then_each_follows_its_s
     assert lead["Status"] == "Marketing Qualified"  # the rep's status is not written back
     assert contact["hs_lead_status"] == "BAD_TIMING"  # Nurture, mapped
     assert contact["lifecyclestage"] == "marketingqualifiedlead"  # still the stage's
+
+
+async def test_given_a_rep_unqualifies_with_a_reason_when_synced_then_hubspot_shows_both(
+        sync: Sync, fresh_kafka: KafkaSettings, salesforce_sandbox: SalesforceSandbox,
+        hubspot_sandbox: HubSpotSandbox):
+    email = f"unqualified.{uuid.uuid4().hex[:8]}@reason.example"
+    await publish_and_wait(fresh_kafka, sync, (LEAD_ROUTED, a_decision(email)))
+
+    unqualified = a_decision(email, stage="recycled", salesforce_status="Unqualified",
+                             salesforce_status_reason="No Budget")
+    await publish_and_wait(fresh_kafka, sync, (LEAD_ROUTED, unqualified))
+    contact = hubspot_contact(hubspot_sandbox, email)["properties"]
+    assert (contact["hs_lead_status"], contact["accord_unqualified_reason"]) == (
+        "UNQUALIFIED", "No Budget")
+    assert contact["lifecyclestage"] == "lead"  # recycled: back to marketing
+    # The rep's status and reason are Salesforce's own: never written back there.
+    assert salesforce_lead(salesforce_sandbox, email)["Status"] == "Marketing Qualified"
+
+    worked = a_decision(email, stage="sql", salesforce_status="Working - Contacted")
+    await publish_and_wait(fresh_kafka, sync, (LEAD_ROUTED, worked))
+    contact = hubspot_contact(hubspot_sandbox, email)["properties"]
+    assert contact["hs_lead_status"] == "IN_PROGRESS"
+    assert not contact["accord_unqualified_reason"]  # the old reason cleared
 
 
 async def test_given_an_opportunity_won_when_synced_then_a_deal_of_the_amount_on_the_contact(

@@ -16,7 +16,7 @@ runner = CliRunner()
 def test_given_the_shipped_rules_when_validated_then_exit_0_and_a_summary():
     result = runner.invoke(app, ["rules", "validate", str(REPO_ROOT / "rules" / "leads.yaml")])
     assert result.exit_code == 0, result.output
-    assert "valid (version 2026.11.23-4" in result.output
+    assert "valid (version 2026.11.23-5" in result.output
 
 
 def test_given_a_broken_rule_file_when_validated_then_exit_1_naming_file_line_and_fix(

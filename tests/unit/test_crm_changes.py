@@ -25,8 +25,11 @@ CRM = a_crm_context()
 EMAIL = "ada@siemens.example"
 
 
-def salesforce_change(status: str, modified_by: str, event_id: str, email: str | None = EMAIL):
+def salesforce_change(status: str, modified_by: str, event_id: str, email: str | None = EMAIL,
+                      reason: str | None = None):
     fields = {"Status": status, "LastModifiedById": modified_by}
+    if reason:
+        fields["Unqualified_Reason__c"] = reason
     if email:
         fields["Accord_Lead_Key__c"] = email
     change = SalesforceChangeReceived(
@@ -52,6 +55,47 @@ def test_given_an_mql_when_a_rep_sets_working_in_salesforce_then_it_becomes_an_s
     assert outcome.decision.stage == "sql"
     assert "stages.sql" in outcome.decision.matched_rules
     assert outcome.record.crm_ids["salesforce.Lead"] == "00Q000000000001AAA"
+
+
+def test_given_an_mql_when_a_rep_unqualifies_it_with_a_reason_then_recycled_with_the_reason():
+    outcome = handle_event(RULES, routed_mql(),
+                           salesforce_change("Unqualified", REP, "n1", reason="No Budget"),
+                           NOW, CRM)
+    assert outcome.decision is not None
+    assert outcome.decision.stage == "recycled"
+    assert (outcome.decision.salesforce_status, outcome.decision.salesforce_status_reason) \
+        == ("Unqualified", "No Budget")
+    assert outcome.record.salesforce_status_reason == "No Budget"
+
+
+def test_given_an_unqualified_lead_when_the_rep_changes_only_the_reason_then_decided_again():
+    first = handle_event(RULES, routed_mql(),
+                         salesforce_change("Unqualified", REP, "n1", reason="No Budget"),
+                         NOW, CRM)
+    outcome = handle_event(RULES, first.record,
+                           salesforce_change("Unqualified", REP, "n2", reason="No Need"),
+                           NOW, CRM)
+    assert outcome.decision is not None
+    assert outcome.decision.salesforce_status_reason == "No Need"
+
+
+def test_given_an_unqualified_lead_when_the_rep_works_it_then_the_old_reason_is_dropped():
+    first = handle_event(RULES, routed_mql(),
+                         salesforce_change("Unqualified", REP, "n1", reason="No Budget"),
+                         NOW, CRM)
+    # The notification carries the fields holding a value: no reason in it means none now.
+    outcome = handle_event(RULES, first.record,
+                           salesforce_change("Working - Contacted", REP, "n2"), NOW, CRM)
+    assert outcome.decision is not None
+    assert (outcome.decision.salesforce_status, outcome.decision.salesforce_status_reason) \
+        == ("Working - Contacted", None)
+
+
+def test_given_a_mapping_without_a_reason_field_when_a_rep_unqualifies_then_no_reason_kept():
+    outcome = handle_event(RULES, routed_mql(),
+                           salesforce_change("Unqualified", REP, "n1", reason="No Budget"), NOW)
+    assert outcome.decision is not None
+    assert outcome.decision.salesforce_status_reason is None
 
 
 def test_given_our_own_write_when_it_echoes_back_then_ids_update_but_nothing_is_decided():

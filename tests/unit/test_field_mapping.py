@@ -118,6 +118,28 @@ def test_given_each_example_status_when_mapped_then_the_hubspot_lead_status_of_t
                                    STATUSES) == hubspot
 
 
+REASON = OUTCOMES.hubspot.contact.status_reason_property
+
+
+def test_given_an_unqualified_status_with_a_reason_when_mapped_for_hubspot_then_both_shown():
+    decision = a_routed(status="Unqualified").model_copy(
+        update={"salesforce_status_reason": "No Budget"})
+    props = hubspot_contact(decision, MAPPING.hubspot.contact, "1", None, STATUSES, REASON)
+    assert (props["hs_lead_status"], props["accord_unqualified_reason"]) == (
+        "UNQUALIFIED", "No Budget")
+
+
+def test_given_a_rep_status_without_a_reason_when_mapped_for_hubspot_then_reason_cleared():
+    props = hubspot_contact(a_routed(status="Working - Contacted"), MAPPING.hubspot.contact,
+                            "1", None, STATUSES, REASON)
+    assert props["accord_unqualified_reason"] == ""  # "" clears an earlier reason
+
+
+def test_given_no_rep_status_when_mapped_for_hubspot_then_the_reason_is_left_alone():
+    props = hubspot_contact(a_routed(), MAPPING.hubspot.contact, "1", None, STATUSES, REASON)
+    assert "accord_unqualified_reason" not in props
+
+
 def test_given_a_status_the_map_lacks_when_mapped_for_hubspot_then_the_stage_decides():
     assert hubspot_lead_status(a_routed(status="Custom Status"), MAPPING.hubspot.contact,
                                STATUSES) == "OPEN"

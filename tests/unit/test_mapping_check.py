@@ -44,7 +44,8 @@ def a_lead_describe(*extra: dict[str, Any], statuses: list[str] = STATUSES,
         a_field("OwnerId", "reference", required=True, defaulted=True),
         a_field("IsConverted", "boolean", required=True, createable=False),
         a_field("Accord_Lead_Key__c", external_id=True), a_field("Accord_Score__c", "double"),
-        a_field("Accord_Stage__c"), *extra,
+        a_field("Accord_Stage__c"),
+        a_field("Unqualified_Reason__c", "picklist", values=["No Budget", "Other"]), *extra,
     ]
     return {"name": "Lead", "fields": [f for f in fields if f["name"] not in without]}
 
@@ -95,6 +96,21 @@ def test_given_custom_fields_missing_from_the_org_when_checked_then_each_is_name
         "crm.yaml salesforce.lead.external_id_field: 'Accord_Lead_Key__c' is not a field of "
         "Lead: create the custom field, or give the integration user access to it "
         "(field-level security)"]
+
+
+def test_given_an_org_without_the_unqualified_reason_field_when_checked_then_it_is_named():
+    problems = check_salesforce_lead_mapping(
+        SHIPPED, a_lead_describe(without=("Unqualified_Reason__c",)))
+    assert problems == [
+        "mappings/crm.yaml salesforce.lead.status_reason_field: 'Unqualified_Reason__c' is not "
+        "a field of Lead: create the custom field, or give the integration user access to it "
+        "(field-level security)"]
+
+
+def test_given_no_reason_field_mapped_when_checked_then_the_org_need_not_have_one():
+    mapping = a_mapping(status_reason_field=None)
+    describe = a_lead_describe(without=("Unqualified_Reason__c",))
+    assert check_salesforce_lead_mapping(mapping, describe) == []
 
 
 def test_given_an_external_id_field_that_is_not_an_external_id_when_checked_then_named():

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from deploy.local.kafka_broker import REPO_ROOT
 from sandboxes.hubspot.deal_properties import DEAL_PROPERTIES
 from sandboxes.hubspot.properties import CONTACT_PROPERTIES, to_wire
-from sandboxes.salesforce.metadata import LEAD_STATUSES
+from sandboxes.salesforce.metadata import LEAD_STATUSES, UNQUALIFIED_REASON, UNQUALIFIED_REASONS
 from services.contracts.events import OPPORTUNITY_WON, OpportunityWon
 from services.sync.deals import deal_properties, deal_to_write
 from services.sync.outcome_mapping import HubSpotDealMapping, load_outcome_mapping
@@ -20,6 +20,7 @@ from services.sync.outcome_mapping_check import (
     check_deal_mapping,
     check_status_map_keys,
     check_status_map_values,
+    check_status_reason_property,
 )
 from tests.builders import an_example_of
 
@@ -70,6 +71,35 @@ def test_given_the_shipped_mapping_when_checked_against_the_sandboxes_then_it_fi
     assert check_deal_mapping(DEAL, DEAL_PORTAL) == []
     assert check_status_map_values(STATUSES, "hs_lead_status", CONTACT_PORTAL) == []
     assert check_status_map_keys(STATUSES, LEAD_STATUSES) == []
+    assert check_status_reason_property(
+        OUTCOMES.hubspot.contact.status_reason_property, UNQUALIFIED_REASON,
+        UNQUALIFIED_REASONS, CONTACT_PORTAL) == []
+
+
+def test_given_a_salesforce_reason_the_dropdown_lacks_when_checked_then_it_is_named():
+    reasons = [*UNQUALIFIED_REASONS, "Bought Elsewhere"]
+    [problem] = check_status_reason_property("accord_unqualified_reason", UNQUALIFIED_REASON,
+                                             reasons, CONTACT_PORTAL)
+    assert "'Bought Elsewhere' is a value of Salesforce's Unqualified_Reason__c" in problem
+    assert "not an option of accord_unqualified_reason" in problem and "No Budget" in problem
+
+
+def test_given_a_text_property_when_checked_then_any_reason_fits():
+    assert check_status_reason_property("jobtitle", UNQUALIFIED_REASON, ["Anything"],
+                                        CONTACT_PORTAL) == []
+
+
+@pytest.mark.parametrize(("name", "field", "expected"), [
+    ("accord_why", UNQUALIFIED_REASON, "'accord_why' is not a contact property"),
+    ("accord_score", UNQUALIFIED_REASON, "'accord_score' is a number property"),
+    ("createdate", UNQUALIFIED_REASON, "'createdate' is read-only"),
+    ("accord_unqualified_reason", None, "names no salesforce.lead.status_reason_field"),
+])
+def test_given_a_reason_property_that_cannot_hold_a_reason_when_checked_then_it_says_why(
+        name: str, field: str | None, expected: str):
+    [problem] = check_status_reason_property(name, field, UNQUALIFIED_REASONS, CONTACT_PORTAL)
+    assert expected in problem
+    assert problem.startswith("mappings/crm_outcomes.yaml hubspot.contact.status_reason_property")
 
 
 def test_given_a_stage_and_a_property_the_portal_lacks_when_checked_then_both_named():

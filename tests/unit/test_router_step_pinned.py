@@ -24,11 +24,16 @@ from services.contracts.events import (
 from services.router.announcements import SAME_FIELDS_AS_DECISION
 from services.router.rules.loader import load_rules
 
-# Re-pinned when decisions gained `salesforce_status` and `field_sources` (contract, additive):
-# with those two fields left out, every published and stored value equals the previous pin's.
+# Re-pinned twice in one change: decisions and the golden record gained
+# `salesforce_status_reason` (contract, additive; null on these streams), and the rule file
+# went to 2026.11.23-5 (recycle on Nurture and Unqualified, statuses these streams never set).
+# Checked: with the file's version set back to -4, the step gives the digests of the old file
+# (published fa3f5e69…, stored 9cb42fba…); and those, with `,"salesforce_status_reason":null`
+# left out (5,745 times), equal the previous pin's. Before that, re-pinned when decisions
+# gained `salesforce_status` and `field_sources`, checked the same way.
 PINNED = {
-    "published": "ff764bb244323d1fc7845dc72dc4b48b2e98fde97f4d40bd820512ffa6466a3b",
-    "stored": "ff33eb2212e8701d8c9e3661fb46f2193aacb6bdc234f68db1e1ceb8292bafea",
+    "published": "c7a94a19fbff90766776d52b2f8d6ad89d2497a52ca9d1cbcb04b22ecc8b91d1",
+    "stored": "8375beeb8bd2aa4aedc524c96ef0c8f78222d00fbec1d13baa8a6e452cc89765",
 }
 
 

@@ -33,7 +33,7 @@ runner = CliRunner()
 def candidate_text() -> str:
     """The shipped rules with enterprise EMEA leads handed from Maria to Sofia."""
     return (SHIPPED.read_text().replace(f"assign: {{user: {MARIA}}}", f"assign: {{user: {SOFIA}}}")
-            .replace('version: "2026.11.23-4"', 'version: "2026.11.24-1"')
+            .replace('version: "2026.11.23-5"', 'version: "2026.11.24-1"')
             .replace(f"owner: {MARIA}", f"owner: {SOFIA}"))
 
 
@@ -256,7 +256,7 @@ def test_given_a_pool_weight_change_when_simulated_then_members_and_sla_load_are
            for n in range(6)]
     reweighted = parse_rules(SHIPPED.read_text().replace(
         "{email: diego.ramos@accord.example, weight: 1", "{email: diego.ramos@accord.example, "
-        "weight: 2").replace('version: "2026.11.23-4"', 'version: "2026.11.24-2"'), "c.yaml")
+        "weight: 2").replace('version: "2026.11.23-5"', 'version: "2026.11.24-2"'), "c.yaml")
     report = simulate(current, reweighted, six)
     members = {row.name: (row.current, row.candidate) for row in report.pool_members}
     assert members == {"commercial / amara.okafor@accord.example": (4, 3),

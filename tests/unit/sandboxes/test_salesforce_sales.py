@@ -124,3 +124,34 @@ def test_given_opportunity_when_won_then_closed_won_today_with_amount(records: R
     assert (won["StageName"], won["Amount"], won["IsWon"], won["Probability"]) == (
         "Closed Won", 52000.0, True, 100)
     assert won["CloseDate"] == datetime.now(UTC).date().isoformat()
+
+
+def test_given_lead_when_rep_unqualifies_with_reason_then_status_and_reason_saved(
+        records: Records) -> None:
+    lead_id = a_lead(records)
+
+    sales.set_lead_status(records, "ann@example.com", "Unqualified", "No Budget", None)
+
+    saved = records.get(LEAD, lead_id)
+    assert (saved["Status"], saved["Unqualified_Reason__c"]) == ("Unqualified", "No Budget")
+
+
+def test_given_unqualified_lead_when_rep_works_it_again_then_old_reason_cleared(
+        records: Records) -> None:
+    lead_id = a_lead(records)
+    sales.set_lead_status(records, lead_id, "Unqualified", "No Need", None)
+
+    sales.set_lead_status(records, lead_id, "Working - Contacted", None, None)
+
+    saved = records.get(LEAD, lead_id)
+    assert (saved["Status"], saved.get("Unqualified_Reason__c")) == ("Working - Contacted", None)
+
+
+def test_given_reason_not_in_picklist_when_rep_unqualifies_then_restricted_picklist_error(
+        records: Records) -> None:
+    lead_id = a_lead(records)
+
+    with pytest.raises(ApiError) as raised:
+        sales.set_lead_status(records, lead_id, "Unqualified", "Too Small", None)
+
+    assert raised.value.error_code == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
