@@ -209,6 +209,22 @@ async def test_given_300_decisions_when_synced_then_written_in_few_batch_calls_a
         assert headers["ce_type"] == LEAD_ROUTED.encode()  # the original record's headers
 
 
+def sync_refusing_to_start(kafka: KafkaSettings, salesforce_sandbox: SalesforceSandbox,
+                           hubspot_sandbox: HubSpotSandbox, client_name: str, log: Path,
+                           **env: str) -> str:
+    """Start sync with ``env``; its output, once it exited 2 as a misfit mapping must."""
+    process = start_service("services.sync", sync_env(
+        kafka, salesforce_sandbox, hubspot_sandbox, client_name, **env), log)
+    try:
+        status = process.popen.wait(60)
+    finally:
+        process.stop()
+    output = process.output()
+    assert status == 2, output[-3000:]
+    assert "Traceback" not in output
+    return output
+
+
 def test_given_a_mapping_that_does_not_fit_when_sync_starts_then_it_exits_2_saying_why(
         kafka: KafkaSettings, salesforce_sandbox: SalesforceSandbox,
         hubspot_sandbox: HubSpotSandbox,
@@ -218,19 +234,10 @@ def test_given_a_mapping_that_does_not_fit_when_sync_starts_then_it_exits_2_sayi
     broken.write_text(mapping.replace("title: Title", "title: Job_Title__c")
                       .replace("id_property: email", "id_property: email_address"))
 
-    process = start_service("services.sync", sync_env(
-        kafka, salesforce_sandbox, hubspot_sandbox, client_name,
-        ACCORD_SYNC_MAPPING_FILE=str(broken)),
-        tmp_path / "sync.log")
-    try:
-        status = process.popen.wait(60)
-    finally:
-        process.stop()
+    output = sync_refusing_to_start(kafka, salesforce_sandbox, hubspot_sandbox, client_name,
+                                    tmp_path / "sync.log", ACCORD_SYNC_MAPPING_FILE=str(broken))
 
-    output = process.output()
-    assert status == 2, output[-3000:]
     assert "Job_Title__c" in output and "email_address" in output
-    assert "Traceback" not in output
 
 
 def test_given_a_reason_property_without_the_orgs_reasons_when_sync_starts_then_exits_2(
@@ -242,20 +249,12 @@ def test_given_a_reason_property_without_the_orgs_reasons_when_sync_starts_then_
     broken.write_text(outcomes.replace("status_reason_property: accord_unqualified_reason",
                                        "status_reason_property: numemployees"))
 
-    process = start_service("services.sync", sync_env(
-        kafka, salesforce_sandbox, hubspot_sandbox, client_name,
-        ACCORD_SYNC_OUTCOME_MAPPING_FILE=str(broken)),
-        tmp_path / "sync.log")
-    try:
-        status = process.popen.wait(60)
-    finally:
-        process.stop()
+    output = sync_refusing_to_start(kafka, salesforce_sandbox, hubspot_sandbox, client_name,
+                                    tmp_path / "sync.log",
+                                    ACCORD_SYNC_OUTCOME_MAPPING_FILE=str(broken))
 
-    output = process.output()
-    assert status == 2, output[-3000:]
     assert "'No Budget' is a value of Salesforce's Unqualified_Reason__c but not an option " \
            "of numemployees" in output
-    assert "Traceback" not in output
 
 
 def test_given_a_crm_away_at_start_when_sync_starts_then_it_keeps_asking_until_stopped(

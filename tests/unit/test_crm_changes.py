@@ -57,10 +57,14 @@ def test_given_an_mql_when_a_rep_sets_working_in_salesforce_then_it_becomes_an_s
     assert outcome.record.crm_ids["salesforce.Lead"] == "00Q000000000001AAA"
 
 
+def unqualified_for_no_budget():
+    return handle_event(RULES, routed_mql(),
+                        salesforce_change("Unqualified", REP, "n1", reason="No Budget"),
+                        NOW, CRM)
+
+
 def test_given_an_mql_when_a_rep_unqualifies_it_with_a_reason_then_recycled_with_the_reason():
-    outcome = handle_event(RULES, routed_mql(),
-                           salesforce_change("Unqualified", REP, "n1", reason="No Budget"),
-                           NOW, CRM)
+    outcome = unqualified_for_no_budget()
     assert outcome.decision is not None
     assert outcome.decision.stage == "recycled"
     assert (outcome.decision.salesforce_status, outcome.decision.salesforce_status_reason) \
@@ -69,10 +73,7 @@ def test_given_an_mql_when_a_rep_unqualifies_it_with_a_reason_then_recycled_with
 
 
 def test_given_an_unqualified_lead_when_the_rep_changes_only_the_reason_then_decided_again():
-    first = handle_event(RULES, routed_mql(),
-                         salesforce_change("Unqualified", REP, "n1", reason="No Budget"),
-                         NOW, CRM)
-    outcome = handle_event(RULES, first.record,
+    outcome = handle_event(RULES, unqualified_for_no_budget().record,
                            salesforce_change("Unqualified", REP, "n2", reason="No Need"),
                            NOW, CRM)
     assert outcome.decision is not None
@@ -80,11 +81,8 @@ def test_given_an_unqualified_lead_when_the_rep_changes_only_the_reason_then_dec
 
 
 def test_given_an_unqualified_lead_when_the_rep_works_it_then_the_old_reason_is_dropped():
-    first = handle_event(RULES, routed_mql(),
-                         salesforce_change("Unqualified", REP, "n1", reason="No Budget"),
-                         NOW, CRM)
     # The notification carries the fields holding a value: no reason in it means none now.
-    outcome = handle_event(RULES, first.record,
+    outcome = handle_event(RULES, unqualified_for_no_budget().record,
                            salesforce_change("Working - Contacted", REP, "n2"), NOW, CRM)
     assert outcome.decision is not None
     assert (outcome.decision.salesforce_status, outcome.decision.salesforce_status_reason) \
