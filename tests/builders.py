@@ -113,3 +113,15 @@ def a_crm_context() -> Any:
 
     return CrmContext.of([INTEGRATION_USER], [HUBSPOT_APP_ID],
                          load_mapping(REPO_ROOT / "mappings" / "crm.yaml"))
+
+
+def a_signing_key_pair(directory: Any) -> tuple[str, Any]:
+    """An RSA private key (PEM text) and the file of its certificate, as a connected app
+    that "uses digital signatures" holds it (the JWT bearer flow signs with the key)."""
+    import trustme
+
+    leaf = trustme.CA(key_type=trustme.KeyType.RSA).issue_cert(
+        "accord-sync", key_type=trustme.KeyType.RSA)
+    certificate = directory / "connected-app.crt"
+    leaf.cert_chain_pems[0].write_to_path(str(certificate))
+    return leaf.private_key_pem.bytes().decode(), certificate

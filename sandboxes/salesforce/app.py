@@ -21,9 +21,9 @@ from starlette.routing import Match
 from sandboxes.salesforce import describe
 from sandboxes.salesforce.admin_routes import add_admin_routes
 from sandboxes.salesforce.api_gate import error_response, install_api_gate
-from sandboxes.salesforce.auth import ApiUsage, OAuthError, Sessions
+from sandboxes.salesforce.auth import ApiUsage, Sessions
 from sandboxes.salesforce.data_routes import MAX_BODY_BYTES, add_data_routes
-from sandboxes.salesforce.errors import ApiError, not_found
+from sandboxes.salesforce.errors import ApiError, OAuthError, not_found
 from sandboxes.salesforce.knobs import Knobs
 from sandboxes.salesforce.metadata import SObjectDef
 from sandboxes.salesforce.outbound_delivery import OutboundDelivery

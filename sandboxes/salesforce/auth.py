@@ -1,4 +1,5 @@
-"""OAuth 2.0 client credentials tokens, their checking, and the daily API call count."""
+"""OAuth 2.0 tokens (client credentials, JWT bearer), their checking, and the daily API
+call count."""
 
 from __future__ import annotations
 
@@ -11,23 +12,11 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sandboxes.salesforce.errors import ApiError, invalid_session
+from sandboxes.salesforce import jwt_bearer
+from sandboxes.salesforce.errors import ApiError, OAuthError, invalid_session
 from sandboxes.salesforce.metadata import INTEGRATION_USER_ID
 from sandboxes.salesforce.settings import SalesforceSandboxSettings
 from sandboxes.salesforce.store import Store
-
-
-class OAuthError(Exception):
-    """A token request refused with ``{"error", "error_description"}`` and HTTP 400."""
-
-    def __init__(self, error: str, description: str) -> None:
-        super().__init__(f"{error}: {description}")
-        self.error = error
-        self.description = description
-
-    def body(self) -> dict[str, str]:
-        """The JSON body Salesforce sends for this refusal."""
-        return {"error": self.error, "error_description": self.description}
 
 
 def _token_hash(token: str) -> str:
@@ -42,12 +31,16 @@ class Sessions:
         self._settings = settings
         self._store = store
         self._clock = clock
+        certificate = settings.jwt_certificate_file
+        self._jwt_key = jwt_bearer.public_key_of(certificate) if certificate else None
 
     def issue(self, form: Mapping[str, str], basic_auth: tuple[str, str] | None) -> dict[str, Any]:
         """Answer a token request (form fields, or client id and secret from Basic auth)."""
         grant_type = form.get("grant_type")
         if not grant_type:
             raise OAuthError("invalid_request", "grant type is missing")
+        if grant_type == jwt_bearer.GRANT_TYPE:
+            return self._issue_for_assertion(form.get("assertion", ""))
         if grant_type != "client_credentials":
             raise OAuthError("unsupported_grant_type", "grant type not supported")
         client_id, client_secret = basic_auth or (form.get("client_id", ""),
@@ -74,6 +67,18 @@ class Sessions:
             "token_type": "Bearer",
             "issued_at": issued_ms,
         }
+
+    def _issue_for_assertion(self, assertion: str) -> dict[str, Any]:
+        settings = self._settings
+        user_id = jwt_bearer.user_for_assertion(
+            assertion, self._jwt_key, settings.client_id,
+            (*jwt_bearer.LOGIN_AUDIENCES, settings.instance_url), self._store.records("User"),
+            settings.jwt_preauthorized_usernames, self._clock())
+        # The JWT bearer answer has no refresh token and, unlike client credentials', no
+        # signature: the assertion already proved who asks.
+        return {"access_token": self.new_token(user_id), "scope": "api",
+                "instance_url": settings.instance_url, "token_type": "Bearer",
+                "id": f"{settings.instance_url}/id/{settings.org_id}/{user_id}"}
 
     def new_token(self, user_id: str, issued_at: float | None = None) -> str:
         """A new access token for ``user_id``, remembered by its hash."""

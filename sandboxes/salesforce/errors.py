@@ -61,3 +61,16 @@ def unable_to_lock_row() -> ApiError:
     """The answer when a record stayed locked by another transaction for too long."""
     return ApiError(400, "UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record",
                     [])
+
+
+class OAuthError(Exception):
+    """A token request refused with ``{"error", "error_description"}`` and HTTP 400."""
+
+    def __init__(self, error: str, description: str) -> None:
+        super().__init__(f"{error}: {description}")
+        self.error = error
+        self.description = description
+
+    def body(self) -> dict[str, str]:
+        """The JSON body Salesforce sends for this refusal."""
+        return {"error": self.error, "error_description": self.description}

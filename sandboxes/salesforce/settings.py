@@ -26,6 +26,12 @@ class SalesforceSandboxSettings(BaseSettings):
     data_dir: Path = Path(".local/sandboxes/salesforce")
     client_id: str = "accord-local-client"
     client_secret: SecretStr = SecretStr("local-salesforce-secret")
+    # The certificate uploaded to the connected app ("Use digital signatures"): JWT bearer
+    # assertions signed with its private key are accepted for the pre-authorized users.
+    # None: the app takes no JWT.
+    jwt_certificate_file: Path | None = None
+    jwt_preauthorized_usernames: list[str] = Field(
+        default_factory=lambda: ["integration@accord.example"])
     org_id: str = "00D000000000001AAA"
     owners_file: Path = Path("sandboxes/owners.yaml")
     # Lifetime of an access token, counted from its issue.

@@ -179,6 +179,10 @@ def main() -> None:
     except _MappingMisfit as exc:
         print(f"sync cannot start: {exc}", file=sys.stderr)
         sys.exit(MISFIT_STATUS)
+    except ValidationError as exc:
+        # The settings (ACCORD_SYNC_* variables): each problem names its variable.
+        print(f"sync cannot start: {exc}", file=sys.stderr)
+        sys.exit(MISFIT_STATUS)
 
 
 if __name__ == "__main__":

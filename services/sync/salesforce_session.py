@@ -1,13 +1,14 @@
 """One authenticated, metered connection to a Salesforce org's REST API.
 
-Owns what every call shares: the OAuth token (client credentials), the simple-salesforce
-client built on it, the ``Sforce-Call-Options`` header, the timeout, the API allowance, and
-the translation of HTTP failures into sync's error kinds.
+Owns what every call shares: the OAuth token (client credentials or JWT bearer), the
+simple-salesforce client built on it, the ``Sforce-Call-Options`` header, the timeout, the
+API allowance, and the translation of HTTP failures into sync's error kinds.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,7 @@ from simple_salesforce.api import Salesforce
 
 from services.sync.api_allowance import ApiAllowance
 from services.sync.crm_errors import CrmLimitReached, TransientCrmError
+from services.sync.salesforce_token_request import token_request
 from services.sync.settings import SyncSettings
 
 log = structlog.get_logger(__name__)
@@ -152,15 +154,14 @@ class SalesforceSession:
         raise SalesforceRefused(status, error)
 
     def _login(self) -> Salesforce:
-        # The OAuth 2.0 client-credentials flow; simple-salesforce's own login helpers only
-        # know *.salesforce.com hosts, so the token is fetched here from the configured URL.
+        # OAuth 2.0 client credentials or JWT bearer; simple-salesforce's own login helpers
+        # only know *.salesforce.com hosts, so the token is fetched here from the configured
+        # URL.
         settings = self._settings
         try:
-            answer = self._http.post(settings.salesforce_token_url, data={
-                "grant_type": "client_credentials",
-                "client_id": settings.salesforce_client_id,
-                "client_secret": settings.salesforce_client_secret.get_secret_value(),
-            }, timeout=settings.crm_timeout_seconds)
+            answer = self._http.post(settings.salesforce_token_url,
+                                     data=token_request(settings, time.time()),
+                                     timeout=settings.crm_timeout_seconds)
         except requests.RequestException as exc:
             raise TransientCrmError(
                 f"Salesforce token endpoint unreachable: {type(exc).__name__}") from exc

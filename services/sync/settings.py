@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.messaging.settings import KafkaSettings
@@ -23,7 +25,16 @@ class SyncSettings(BaseSettings):
     metrics_host: str = "127.0.0.1"
     salesforce_token_url: str = "https://login.salesforce.com/services/oauth2/token"  # noqa: S105
     salesforce_client_id: str = ""
+    # How sync gets its token: the connected app's id and secret ("client_credentials"), or
+    # a JWT signed with the private key whose certificate the app holds ("jwt_bearer": also
+    # needs the integration user's username and the key, inline or as a file).
+    salesforce_auth_flow: Literal["client_credentials", "jwt_bearer"] = "client_credentials"
     salesforce_client_secret: SecretStr = SecretStr("")
+    salesforce_username: str = ""
+    salesforce_private_key: SecretStr = SecretStr("")
+    salesforce_private_key_file: Path | None = None
+    # The JWT's audience: https://test.salesforce.com for a Salesforce sandbox org.
+    salesforce_jwt_audience: str = "https://login.salesforce.com"
     # A CA bundle for a sandbox's own certificate; empty means the system's CAs.
     salesforce_ca_bundle: Path | None = None
     salesforce_api_version: str = "62.0"
@@ -53,7 +64,33 @@ class SyncSettings(BaseSettings):
     max_concurrency: int = Field(default=4, ge=1, le=64)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
 
-    @field_validator("salesforce_ca_bundle", mode="before")
+    @field_validator("salesforce_ca_bundle", "salesforce_private_key_file", mode="before")
     @classmethod
-    def _empty_means_system_cas(cls, value: object) -> object:
+    def _empty_means_none(cls, value: object) -> object:
         return None if value in ("", None) else value
+
+    @model_validator(mode="after")
+    def _jwt_bearer_has_what_it_signs_with(self) -> SyncSettings:
+        if self.salesforce_auth_flow != "jwt_bearer":
+            return self
+        missing = [f"ACCORD_SYNC_SALESFORCE_{name.upper()}" for name, value in (
+            ("client_id", self.salesforce_client_id), ("username", self.salesforce_username))
+            if not value]
+        has_key = bool(self.salesforce_private_key.get_secret_value())
+        if has_key == (self.salesforce_private_key_file is not None):
+            missing.append("exactly one of ACCORD_SYNC_SALESFORCE_PRIVATE_KEY and "
+                           "ACCORD_SYNC_SALESFORCE_PRIVATE_KEY_FILE")
+        if missing:
+            raise ValueError(f"the jwt_bearer flow needs {', '.join(missing)}")
+        try:
+            load_pem_private_key(self.salesforce_private_key_pem().encode(), password=None)
+        except (OSError, ValueError, TypeError) as exc:
+            raise ValueError("the Salesforce private key is not an unencrypted PEM private "
+                             f"key: {exc}") from None
+        return self
+
+    def salesforce_private_key_pem(self) -> str:
+        """The PEM private key the JWT bearer flow signs with (inline, or read from file)."""
+        if self.salesforce_private_key_file is not None:
+            return self.salesforce_private_key_file.read_text()
+        return self.salesforce_private_key.get_secret_value()

@@ -18,6 +18,7 @@ from services.sync.mapping_check import MappingMismatchError
 from services.sync.salesforce_session import SalesforceSession
 from services.sync.salesforce_writer import SalesforceWriter
 from services.sync.settings import SyncSettings
+from tests.builders import a_signing_key_pair
 from tests.integration.sandboxes.conftest import SalesforceSandbox, running_sandbox
 from tests.integration.sandboxes.salesforce_client import JAMES, MARIA, connect
 
@@ -28,9 +29,19 @@ MAPPING = load_mapping(REPO_ROOT / "mappings" / "crm.yaml").salesforce.lead
 
 
 @pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SalesforceSandbox]:
-    """One sandbox for this module; a fixed fault seed keeps the lock-fault test repeatable."""
-    started = running_sandbox(tmp_path_factory, {"SALESFORCE_SANDBOX_FAULT_SEED": "4"})
+def signing_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """The private key sync signs JWT assertions with, and its certificate (the app's)."""
+    return a_signing_key_pair(tmp_path_factory.mktemp("connected-app"))
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory,
+            signing_key: tuple[str, Path]) -> Iterator[SalesforceSandbox]:
+    """One sandbox for this module; a fixed fault seed keeps the lock-fault test repeatable.
+    Its connected app takes both client credentials and JWT bearer assertions."""
+    started = running_sandbox(tmp_path_factory, {
+        "SALESFORCE_SANDBOX_FAULT_SEED": "4",
+        "SALESFORCE_SANDBOX_JWT_CERTIFICATE_FILE": str(signing_key[1])})
     try:
         yield started
     finally:
@@ -174,6 +185,34 @@ def test_given_an_expired_session_when_upserting_then_the_writer_logs_in_again_t
 
     assert len(outcome.written) == 3 and outcome.rejected == ()
     assert calls_by(sandbox, client_name) == 2  # the refused call is not counted
+
+
+def jwt_settings(sandbox: SalesforceSandbox, client_name: str, key: str) -> SyncSettings:
+    return settings_for(sandbox, client_name, salesforce_auth_flow="jwt_bearer",
+                        salesforce_client_secret="", salesforce_private_key=key,
+                        salesforce_username="integration@accord.example",
+                        salesforce_jwt_audience="https://test.salesforce.com")
+
+
+def test_given_the_jwt_bearer_flow_when_upserting_then_written_and_sessions_renewed_by_jwt(
+        sandbox, signing_key, client_name):
+    writer = SalesforceWriter(jwt_settings(sandbox, client_name, signing_key[0]))
+    assert len(writer.upsert_leads(KEY, leads(2)).written) == 2
+    assert sandbox.admin("POST", "/sessions/expire").status_code == 200
+
+    outcome = writer.upsert_leads(KEY, leads(3))
+
+    assert len(outcome.written) == 3 and outcome.rejected == ()
+    assert calls_by(sandbox, client_name) == 2  # one login per session, no secret sent
+
+
+def test_given_a_key_the_app_does_not_hold_when_logging_in_then_salesforce_s_refusal_shows(
+        sandbox, client_name, tmp_path):
+    stranger, _ = a_signing_key_pair(tmp_path)
+    writer = SalesforceWriter(jwt_settings(sandbox, client_name, stranger))
+
+    with pytest.raises(TransientCrmError, match="invalid assertion"):
+        writer.upsert_leads(KEY, leads(1))
 
 
 def test_given_rows_locked_half_the_time_when_upserting_then_every_lead_is_eventually_written(

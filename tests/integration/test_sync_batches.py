@@ -257,6 +257,17 @@ def test_given_a_reason_property_without_the_orgs_reasons_when_sync_starts_then_
            "of numemployees" in output
 
 
+def test_given_jwt_bearer_without_a_username_when_sync_starts_then_exits_2_naming_it(
+        kafka: KafkaSettings, salesforce_sandbox: SalesforceSandbox,
+        hubspot_sandbox: HubSpotSandbox, client_name: str, tmp_path: Path):
+    output = sync_refusing_to_start(kafka, salesforce_sandbox, hubspot_sandbox, client_name,
+                                    tmp_path / "sync.log",
+                                    ACCORD_SYNC_SALESFORCE_AUTH_FLOW="jwt_bearer")
+
+    assert "ACCORD_SYNC_SALESFORCE_USERNAME" in output
+    assert "ACCORD_SYNC_SALESFORCE_PRIVATE_KEY_FILE" in output
+
+
 def test_given_a_crm_away_at_start_when_sync_starts_then_it_keeps_asking_until_stopped(
         kafka: KafkaSettings, salesforce_sandbox: SalesforceSandbox,
         hubspot_sandbox: HubSpotSandbox,
