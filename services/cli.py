@@ -4,28 +4,30 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from aiokafka import AIOKafkaConsumer
 
-from services.contracts.envelope import Envelope, EnvelopeError, decode
+from services.contracts.envelope import EnvelopeError
 from services.contracts.events import LeadRouted
 from services.dlq_cli import dlq_app
 from services.messaging.settings import KafkaSettings
-from services.messaging.topics import LEAD_EVENTS, topic_partitions
+from services.router.crm_fields import CrmContext, crm_context_of
+from services.router.recorded_events import (
+    MissingTopicError,
+    Recorded,
+    file_events,
+    kafka_events,
+)
 from services.router.rule_publication import publish
 from services.router.rules.examples import Difference, ExampleResult, run_examples
 from services.router.rules.loader import RuleFileError, load_rules
 from services.router.rules.model import RuleSet
-from services.router.simulation import (
-    Replay,
-    parse_recorded_event,
-    render_report,
-    report_as_json,
-)
+from services.router.settings import RouterSettings
+from services.router.simulation import Replay
+from services.router.simulation_report import render_report, report_as_json
 
 app = typer.Typer(help="Accord: one event stream as the source of truth for leads.",
                   no_args_is_help=True)
@@ -131,9 +133,13 @@ Events come from a JSON Lines file (--events), one recorded Kafka record a line:
      "ce_type": "dev.accord.lead.captured", "ce_source": "/accord/ingest/v1/leads"},
      "value": {"lead_key": "ada@siemens.example", "fields": {...}, "captured_at": "..."}}
 
-or from the lead-events topic (--from-kafka, settings from ACCORD_KAFKA_*), read from the
-beginning up to its end when the command starts. Each event is decided at its own time
-(captured_at / occurred_at), so engagement decay replays the same way every time.
+or from Kafka (--from-kafka, settings from ACCORD_KAFKA_*): the lead-events topic and the
+CRM changes the router linked to leads (rep statuses, field edits, won opportunities),
+merged in the order they were written, from the beginning up to their end when the command
+starts. Each event is decided at its own time (captured_at / occurred_at), so engagement
+decay replays the same way every time. CRM changes replay as the router sees them (the
+ACCORD_ROUTER_* settings and mappings/crm.yaml): echoes of Accord's own writes decide
+nothing.
 """
 _WARNINGS_SHOWN = 5
 
@@ -159,20 +165,22 @@ def simulate(
     if (events is None) == (not from_kafka):
         raise typer.BadParameter("give exactly one of --events FILE or --from-kafka")
     current, candidate = _load_or_exit(current_rules), _load_or_exit(candidate_rules)
-    feed = _Feed(Replay(current, candidate))
+    feed = _Feed(Replay(current, candidate, _crm_context()))
     if events is not None:
-        for where, item in _file_events(events, limit):
-            feed(where, item)
+        recorded: Iterable[tuple[str, Recorded]] = file_events(events, limit)
     else:
-        asyncio.run(_kafka_events(KafkaSettings(), limit, feed))
+        try:
+            recorded = asyncio.run(kafka_events(KafkaSettings(), limit))
+        except MissingTopicError as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(1) from exc
+    for where, item in recorded:
+        feed(where, item)
     report = feed.replay.report()
     if as_json:
         typer.echo(json.dumps(report_as_json(report, show_emails), indent=2))
     else:
         typer.echo(render_report(report, show_emails))
-
-
-Recorded = tuple[str, Envelope] | EnvelopeError
 
 
 class _Feed:
@@ -194,61 +202,18 @@ class _Feed:
         self.replay.feed(envelope, key)
 
 
-def _file_events(path: Path, limit: int | None) -> Iterator[tuple[str, Recorded]]:
-    with path.open() as lines:
-        count = 0
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            if limit is not None and count >= limit:
-                return
-            count += 1
-            try:
-                yield f"{path}:{number}", parse_recorded_event(line)
-            except EnvelopeError as exc:
-                yield f"{path}:{number}", exc
-
-
-async def _kafka_events(settings: KafkaSettings, limit: int | None,
-                        feed: Callable[[str, Recorded], None]) -> None:
-    topic = settings.topic(LEAD_EVENTS)
-    partitions = await topic_partitions(settings, topic)
-    if not partitions:
-        typer.echo(f"topic {topic} does not exist at {settings.bootstrap_servers}", err=True)
-        raise typer.Exit(1)
-    # No group: nothing is committed, so a simulation never moves the router's offsets.
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers,
-                                security_protocol=settings.security_protocol,
-                                group_id=None, enable_auto_commit=False)
-    await consumer.start()
+def _crm_context() -> CrmContext:
+    """The router's own view of the CRMs (ACCORD_ROUTER_* settings, the mapping file): CRM
+    changes replay as in production — echoes of Accord's writes decide nothing, a person's
+    edits merge by their sync rules."""
+    settings = RouterSettings()
     try:
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        # Up to the end as it is now: events arriving meanwhile belong to the next run.
-        ends = await consumer.end_offsets(partitions)
-        pending = {tp for tp in partitions if await consumer.position(tp) < ends[tp]}
-        count = 0
-        while pending and (limit is None or count < limit):
-            batch = await consumer.getmany(*pending, timeout_ms=1000)
-            # Partitions interleave, but a lead's events share one (keyed by lead key),
-            # so each lead's events still replay in order.
-            for tp, messages in batch.items():
-                for message in messages:
-                    if message.offset >= ends[tp] or (limit is not None and count >= limit):
-                        break
-                    count += 1
-                    feed(f"{tp.topic}/{tp.partition}@{message.offset}", _decoded(message))
-            pending = {tp for tp in pending if await consumer.position(tp) < ends[tp]}
-    finally:
-        await consumer.stop()
-
-
-def _decoded(message: Any) -> Recorded:
-    try:
-        return (message.key or b"").decode(), decode(message.key, message.value,
-                                                     list(message.headers))
-    except (EnvelopeError, UnicodeDecodeError) as exc:
-        return EnvelopeError(str(exc))
+        return crm_context_of(settings)
+    except (OSError, ValueError) as exc:
+        typer.echo(f"the mapping file {settings.mapping_file} cannot be read ({exc}); CRM "
+                   "changes are replayed without merging their field values", err=True)
+        return CrmContext.of(settings.salesforce_integration_user_ids,
+                             settings.hubspot_app_ids, None)
 
 
 def main() -> None:

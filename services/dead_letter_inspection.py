@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
 from services.messaging.dead_letter_view import (
     DeadLetter,
@@ -38,6 +38,7 @@ from services.messaging.topics import (
     TopicSpec,
     accord_topics,
     ensure_topics,
+    read_to_end,
     topic_partitions,
 )
 
@@ -87,28 +88,7 @@ async def read_topic(settings: KafkaSettings, topic: str) -> list[Any]:
 
     A topic that does not exist reads as empty.
     """
-    partitions = await topic_partitions(settings, topic)
-    if not partitions:
-        return []
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers,
-                                security_protocol=settings.security_protocol,
-                                group_id=None, enable_auto_commit=False,
-                                isolation_level="read_committed")
-    await consumer.start()
-    records: list[Any] = []
-    try:
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        pending = {tp for tp in partitions if await consumer.position(tp) < ends[tp]}
-        while pending:
-            batch = await consumer.getmany(*pending, timeout_ms=1000)
-            for tp, messages in batch.items():
-                records.extend(m for m in messages if m.offset < ends[tp])
-            pending = {tp for tp in pending if await consumer.position(tp) < ends[tp]}
-    finally:
-        await consumer.stop()
-    return records
+    return await read_to_end(settings, await topic_partitions(settings, topic))
 
 
 async def replayed_ids(settings: KafkaSettings) -> set[str]:

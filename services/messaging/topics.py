@@ -7,8 +7,9 @@ counts, which bound how many router and sync workers can share the work, are a d
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from services.messaging.settings import KafkaSettings
@@ -138,3 +139,32 @@ async def committed_offsets(settings: KafkaSettings, group: str, topic: str) -> 
         await admin.close()
     return {tp.partition: meta.offset for tp, meta in offsets.items()
             if isinstance(tp, TopicPartition) and tp.topic == topic and meta.offset >= 0}
+
+
+async def read_to_end(settings: KafkaSettings, partitions: list[TopicPartition],
+                      ) -> list[Any]:
+    """Every committed record of ``partitions`` from their beginning up to their end as it
+    is when called, partition by partition in offset order. Reads with no group: nothing is
+    committed, so a reader never moves any consumer's offsets."""
+    if not partitions:
+        return []
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers,
+                                security_protocol=settings.security_protocol,
+                                group_id=None, enable_auto_commit=False,
+                                isolation_level="read_committed")
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        # Up to the end as it is now: records arriving meanwhile belong to the next read.
+        ends = await consumer.end_offsets(partitions)
+        pending = {tp for tp in partitions if await consumer.position(tp) < ends[tp]}
+        while pending:
+            batch = await consumer.getmany(*pending, timeout_ms=1000)
+            for tp, messages in batch.items():
+                records.extend(m for m in messages if m.offset < ends[tp])
+            pending = {tp for tp in pending if await consumer.position(tp) < ends[tp]}
+    finally:
+        await consumer.stop()
+    return records

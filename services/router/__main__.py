@@ -7,8 +7,7 @@ import signal
 import sys
 
 from services.logging_setup import configure_logging
-from services.mapping.crm_mapping import load_mapping
-from services.router.crm_fields import CrmContext
+from services.router.crm_fields import crm_context_of
 from services.router.rules.loader import RuleFileError, load_rules
 from services.router.settings import RouterSettings
 from services.router.stream_worker import RouterWorker
@@ -33,13 +32,11 @@ def main() -> None:
         print(f"router: the rule file is invalid, not starting:\n{exc}", file=sys.stderr)
         raise SystemExit(2) from exc
     try:
-        mapping = load_mapping(settings.mapping_file)
+        crm = crm_context_of(settings)
     except (OSError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
         print(f"router: the mapping file {settings.mapping_file} is invalid, not starting:"
               f"\n{exc}", file=sys.stderr)
         raise SystemExit(2) from exc
-    crm = CrmContext.of(settings.salesforce_integration_user_ids, settings.hubspot_app_ids,
-                        mapping)
     asyncio.run(_serve(RouterWorker(settings, rules, crm)))
 
 

@@ -29,8 +29,9 @@ from services.contracts.events import (
     LeadFields,
     SalesforceChangeReceived,
 )
-from services.mapping.crm_mapping import CrmMapping, FieldRules, SyncRule
+from services.mapping.crm_mapping import CrmMapping, FieldRules, SyncRule, load_mapping
 from services.router.golden_record import FieldValue, GoldenRecord
+from services.router.settings import RouterSettings
 
 log = structlog.get_logger(__name__)
 
@@ -78,6 +79,13 @@ class CrmContext:
 
 
 NO_CRM = CrmContext()
+
+
+def crm_context_of(settings: RouterSettings) -> CrmContext:
+    """The CRM context the router's settings describe; OSError or ValueError when the
+    mapping file cannot be read or is invalid."""
+    return CrmContext.of(settings.salesforce_integration_user_ids, settings.hubspot_app_ids,
+                         load_mapping(settings.mapping_file))
 
 
 def nothing_for_a_lead(envelope: Envelope, crm: CrmContext) -> str | None:

@@ -1,23 +1,22 @@
 """What a rule change would do: replay recorded lead events through two rule sets, compare.
 
-Pure: the caller reads the events (a JSON Lines file, the lead-events topic) and passes
-them in; each rule set keeps its own golden records, exactly as the router would.
+Pure: the caller reads the events (:mod:`services.router.recorded_events`) and passes them
+in; each rule set keeps its own golden records, exactly as the router would.
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from services.contracts.envelope import Envelope, EnvelopeError, decode
-from services.log_redaction import pseudonym
+from services.contracts.envelope import Envelope
 from services.router.crm_changes import linked_lead_key
+from services.router.crm_fields import NO_CRM, CrmContext
 from services.router.golden_record import GoldenRecord
 from services.router.handle_event import (
     UnlinkedChangeError,
@@ -99,6 +98,8 @@ class Replay:
 
     current: RuleSet
     candidate: RuleSet
+    # Which CRM changes are Accord's own echoes, and how a person's edits merge.
+    crm: CrmContext = NO_CRM
     records: tuple[dict[str, GoldenRecord], dict[str, GoldenRecord]] = field(
         default_factory=lambda: ({}, {}))
     replayed: int = 0
@@ -123,7 +124,7 @@ class Replay:
         key = linked_lead_key(envelope) or key or str(envelope.data.get("lead_key") or "")
         now = self._event_time(envelope)
         try:
-            outcomes = [handle_event(rules, store.get(key), envelope, now)
+            outcomes = [handle_event(rules, store.get(key), envelope, now, self.crm)
                         for rules, store in zip((self.current, self.candidate), self.records,
                                                 strict=True)]
         except (UnsupportedEventError, UnlinkedChangeError):
@@ -251,85 +252,9 @@ def _distribution(before: dict[str, Final], after: dict[str, Final], index: int,
 
 
 def simulate(current: RuleSet, candidate: RuleSet, envelopes: Iterable[Envelope],
-             ) -> SimulationReport:
+             crm: CrmContext = NO_CRM) -> SimulationReport:
     """Replay events, in order, through both rule sets and report what would change."""
-    replay = Replay(current, candidate)
+    replay = Replay(current, candidate, crm)
     for envelope in envelopes:
         replay.feed(envelope)
     return replay.report()
-
-
-def parse_recorded_event(line: str) -> tuple[str, Envelope]:
-    """One JSON Lines record, ``{"key": ..., "headers": {"ce_id": ...}, "value": {...}}``,
-    as (lead key, envelope); raises ``EnvelopeError`` saying what is wrong."""
-    try:
-        recorded = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise EnvelopeError(f"not JSON: {exc}") from exc
-    if not isinstance(recorded, dict) or not isinstance(recorded.get("headers"), dict):
-        raise EnvelopeError('expected {"key": ..., "headers": {...}, "value": {...}}')
-    key = str(recorded.get("key") or "")
-    headers = [(str(name), str(value).encode()) for name, value in recorded["headers"].items()]
-    envelope = decode(key.encode(), json.dumps(recorded.get("value")).encode(), headers)
-    return key, envelope
-
-
-def report_as_json(report: SimulationReport, show_emails: bool = False) -> dict[str, Any]:
-    """The report as plain JSON data; lead keys pseudonymised unless ``show_emails``."""
-    data = asdict(report)
-    data["mean_score_delta"] = report.mean_score_delta
-    for table in ("owners", "routes", "stages", "pool_members", "sla_load"):
-        data[table] = [{**asdict(row), "delta": row.delta} for row in getattr(report, table)]
-    for change in data["changed"]:
-        change["lead_key"] = _lead(change["lead_key"], show_emails)
-    return data
-
-
-def _lead(key: str, show_emails: bool) -> str:
-    return key if show_emails else pseudonym(key)
-
-
-def render_report(report: SimulationReport, show_emails: bool = False, shown: int = 20,
-                  ) -> str:
-    """The report as text for a terminal: counts, distributions, the first changed leads."""
-    skipped = sum(report.events_skipped.values())
-    kinds = ", ".join(f"{t}: {n}" for t, n in report.events_skipped.items())
-    lines = [
-        f"Candidate {report.candidate_version} against current {report.current_version}",
-        f"Replayed {report.events_replayed} events for {report.leads} leads "
-        f"({_plural(report.events_duplicate, 'duplicate')}); skipped {skipped}"
-        + (f" ({kinds})" if kinds else "") + f", invalid {report.events_invalid}",
-        f"Changes: {report.owner_changes} change owner, {report.stage_changes} change stage, "
-        f"{report.route_changes} change route",
-        f"Score: mean {report.mean_score_current:.1f} -> {report.mean_score_candidate:.1f} "
-        f"(delta {report.mean_score_delta:+.1f}); {report.score_changes} leads score differently",
-    ]
-    for title, rows in (("owner", report.owners), ("route", report.routes),
-                        ("stage", report.stages), ("pool / member", report.pool_members),
-                        ("SLA clocks started", report.sla_load)):
-        if not rows:
-            continue
-        lines += ["", *_table([title, "current", "candidate", "delta"],
-                              [[r.name, str(r.current), str(r.candidate), f"{r.delta:+d}"]
-                               for r in rows])]
-    if report.changed:
-        lines += ["", f"Changed leads ({len(report.changed)}):"]
-        lines += _table(["lead", "owner", "stage"], [
-            [_lead(c.lead_key, show_emails), f"{c.owner_before} -> {c.owner_after}",
-             f"{c.stage_before} -> {c.stage_after}"] for c in report.changed[:shown]])
-        if len(report.changed) > shown:
-            lines.append(f"... and {len(report.changed) - shown} more")
-    return "\n".join(lines)
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    # Names left-aligned, numbers right-aligned so that digits line up.
-    numeric = [i > 0 and all(r[i].lstrip("+-").isdigit() for r in rows) for i in range(len(header))]
-    return ["  ".join(cell.rjust(w) if num else cell.ljust(w)
-                      for cell, w, num in zip(row, widths, numeric, strict=True)).rstrip()
-            for row in [header, *rows]]

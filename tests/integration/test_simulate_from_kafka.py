@@ -13,10 +13,16 @@ from typer.testing import CliRunner
 
 from deploy.local.kafka_broker import REPO_ROOT
 from services.cli import app
-from services.contracts.envelope import KafkaRecord, encode
-from services.contracts.events import HUBSPOT_CHANGE_RECEIVED, LEAD_CAPTURED
+from services.contracts.envelope import KafkaRecord, encode, encode_json
+from services.contracts.events import (
+    HUBSPOT_CHANGE_RECEIVED,
+    LEAD_CAPTURED,
+    SALESFORCE_CHANGE_RECEIVED,
+    SalesforceChangeReceived,
+)
 from services.messaging.settings import KafkaSettings
-from services.messaging.topics import LEAD_EVENTS
+from services.messaging.topics import CRM_CHANGES_BY_LEAD, LEAD_EVENTS
+from services.router.handoff_messages import POOL_PICK_MADE
 from tests.builders import a_captured_lead, an_example_of
 
 pytestmark = pytest.mark.integration
@@ -26,12 +32,13 @@ MARIA, SOFIA = "maria.garcia@accord.example", "sofia.rossi@accord.example"
 AT = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 
 
-async def publish(settings: KafkaSettings, records: list[KafkaRecord]) -> None:
+async def publish(settings: KafkaSettings, records: list[KafkaRecord],
+                  topic: str = LEAD_EVENTS) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
     await producer.start()
     try:
         for record in records:
-            await producer.send_and_wait(settings.topic(LEAD_EVENTS), record.value,
+            await producer.send_and_wait(settings.topic(topic), record.value,
                                          key=record.key, headers=record.headers)
     finally:
         await producer.stop()
@@ -74,3 +81,32 @@ async def test_given_lead_events_on_the_topic_when_simulated_from_kafka_then_cou
     limited = await simulate(fresh_kafka, "--limit", "2", candidate=candidate)
 
     assert limited["events_replayed"] + sum(limited["events_skipped"].values()) == 2
+
+
+async def test_given_a_rep_status_linked_by_the_router_when_simulated_then_it_is_replayed(
+        fresh_kafka: KafkaSettings, tmp_path: Path):
+    candidate = tmp_path / "candidate.yaml"
+    # What if sales' "Working - Contacted" no longer made a lead an SQL?
+    candidate.write_text(SHIPPED.read_text().replace(
+        "when: lead.salesforce_status in ['Working - Contacted']", "when: false"))
+    lead = a_captured_lead(at=AT, email="ada@siemens.example", employees=5000, country="DE")
+    await publish(fresh_kafka, [encode(LEAD_CAPTURED, "/test", lead.lead_key, lead,
+                                       event_id="evt-1")])
+    change = SalesforceChangeReceived(
+        organization_id="00D000000000001AAA", action_id="04k000000000001AAA",
+        notification_id="n-1", sobject_type="Lead", sobject_id="00Q000000000001AAA",
+        fields={"Status": "Working - Contacted", "LastModifiedById": "005000000000001AAA",
+                "Accord_Lead_Key__c": lead.lead_key}, received_at=AT)
+    # Where the router puts a CRM change once it linked it to its lead, beside a pool
+    # answer, which is no lead event.
+    await publish(fresh_kafka, [
+        encode(SALESFORCE_CHANGE_RECEIVED, "/sf", lead.lead_key, change, event_id="n-1"),
+        encode_json(POOL_PICK_MADE, "/accord/router/pools", lead.lead_key,
+                    b'{"lead_key": "ada@siemens.example"}', event_id="pick-1")],
+        CRM_CHANGES_BY_LEAD)
+
+    report = await simulate(fresh_kafka, candidate=candidate)
+
+    assert (report["events_replayed"], report["events_skipped"]) == (2, {})
+    [changed] = report["changed"]
+    assert (changed["stage_before"], changed["stage_after"]) == ("sql", "mql")

@@ -12,22 +12,31 @@ from typer.testing import CliRunner
 from deploy.local.kafka_broker import REPO_ROOT
 from services.cli import app
 from services.contracts.envelope import Envelope, EnvelopeError, KafkaRecord, decode, encode
-from services.contracts.events import ENGAGEMENT_RECORDED, HUBSPOT_CHANGE_RECEIVED
+from services.contracts.events import (
+    ENGAGEMENT_RECORDED,
+    HUBSPOT_CHANGE_RECEIVED,
+    SALESFORCE_CHANGE_RECEIVED,
+    SalesforceChangeReceived,
+)
 from services.log_redaction import pseudonym
+from services.router.recorded_events import parse_recorded_event
 from services.router.rules.loader import parse_rules
 from services.router.rules.model import RuleSet
-from services.router.simulation import (
-    parse_recorded_event,
-    render_report,
-    report_as_json,
-    simulate,
+from services.router.simulation import simulate
+from services.router.simulation_report import render_report, report_as_json
+from tests.builders import (
+    INTEGRATION_USER,
+    a_captured_lead,
+    a_crm_context,
+    an_envelope,
+    an_example_of,
 )
-from tests.builders import a_captured_lead, an_envelope, an_example_of
 
 SHIPPED = REPO_ROOT / "rules" / "leads.yaml"
 MARIA, SOFIA = "maria.garcia@accord.example", "sofia.rossi@accord.example"
 AT = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 runner = CliRunner()
+REP = "005000000000001AAA"
 
 
 def candidate_text() -> str:
@@ -68,6 +77,34 @@ def engagement(event_id: str, email: str, action: str, at: datetime) -> Envelope
         update={"lead_key": email, "email": email, "action": action, "occurred_at": at})
     record = encode(ENGAGEMENT_RECORDED, "/test", email, event, event_id=event_id)
     return decode(record.key, record.value, record.headers)
+
+
+def status_change(event_id: str, email: str, status: str, by: str) -> Envelope:
+    change = SalesforceChangeReceived(
+        organization_id="00D000000000001AAA", action_id="04k000000000001AAA",
+        notification_id=event_id, sobject_type="Lead", sobject_id="00Q000000000001AAA",
+        fields={"Status": status, "LastModifiedById": by, "Accord_Lead_Key__c": email},
+        received_at=AT + timedelta(minutes=5))
+    record = encode(SALESFORCE_CHANGE_RECEIVED, "/sf", email, change, event_id=event_id)
+    return decode(record.key, record.value, record.headers)
+
+
+def test_given_a_rep_status_and_an_echo_when_simulated_with_the_crm_then_only_the_rep_counts(
+        current: RuleSet):
+    # The candidate no longer counts Working - Contacted as sales' acceptance.
+    candidate = parse_rules(SHIPPED.read_text().replace(
+        "when: lead.salesforce_status in ['Working - Contacted']", "when: false"), "c.yaml")
+    events = [captured("e1", email="ada@siemens.example", employees=5000, country="DE"),
+              captured("e2", email="bo@shop.example", employees=300, country="US"),
+              status_change("n1", "ada@siemens.example", "Working - Contacted", REP),
+              # Accord's own write coming back: not sales' word, under either rule set.
+              status_change("n2", "bo@shop.example", "Working - Contacted", INTEGRATION_USER)]
+
+    report = simulate(current, candidate, events, a_crm_context())
+
+    [change] = report.changed
+    assert (change.lead_key, change.stage_before, change.stage_after) == (
+        "ada@siemens.example", "sql", "mql")
 
 
 def test_given_rules_differing_in_one_route_owner_when_simulated_then_exactly_its_leads_change(
