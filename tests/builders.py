@@ -93,7 +93,8 @@ def an_example_of(event_type: str) -> Any:
             caused_by="04l000000000002AAA", decided_at=now,
             opportunity_id="006000000000001AAA", name="Analytical Engines-",
             amount=Decimal("48000.00"), close_date=date(2026, 11, 23),
-            salesforce_owner_id="005000000000001AAA", first_channel="demo_request",
+            salesforce_owner_id="005000000000001AAA",
+            owner_email="maria.garcia@accord.example", first_channel="demo_request",
             first_campaign="2026-q4-webinar", lead_revenue=Decimal("48000.00"),
             lead=captured.fields)
     raise KeyError(event_type)

@@ -267,6 +267,9 @@ class OpportunityWon(_Contract):
     close_date: date | None = None
     salesforce_owner_id: str | None = Field(
         default=None, description="The Salesforce User who owns the opportunity")
+    owner_email: str | None = Field(
+        default=None, description="The email of the lead's owner in Accord when it was won "
+                                  "(the rep who worked it): the deal's owner in HubSpot")
     first_channel: str | None = Field(
         default=None, description="The channel of the lead's earliest known event")
     first_campaign: str | None = Field(

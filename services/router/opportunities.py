@@ -91,6 +91,7 @@ def opportunity_won(record: GoldenRecord, deal: WonDeal, caused_by: str,
         lead_key=record.lead_key, caused_by=caused_by, decided_at=now,
         opportunity_id=deal.opportunity_id, name=deal.name, amount=deal.amount,
         close_date=deal.close_date, salesforce_owner_id=deal.owner_id,
+        owner_email=record.last_decision.owner.email if record.last_decision else None,
         first_channel=touch.channel if touch else None,
         first_campaign=touch.campaign if touch else None,
         lead_revenue=record.revenue, lead=lead_fields(record))

@@ -34,8 +34,13 @@ Written = tuple[Writes, BatchOutcome]
 
 def _owners(owner_id: Callable[[str], str], decided: Sequence[Decided]) -> dict[str, str | None]:
     """Each owner email's CRM id, ``None`` for an owner the CRM does not know."""
+    return _owner_ids(owner_id, [d.decision.owner.email for d in decided])
+
+
+def _owner_ids(owner_id: Callable[[str], str], emails: Sequence[str | None],
+               ) -> dict[str, str | None]:
     found: dict[str, str | None] = {}
-    for email in dict.fromkeys(d.decision.owner.email for d in decided):
+    for email in dict.fromkeys(e for e in emails if e):
         try:
             found[email] = owner_id(email)
         except RejectedByCrmError:
@@ -102,7 +107,9 @@ class CrmSides:
         """Plan and upsert the batch's won deals, each associated with its contact; call
         after the contacts of the same batch (blocking)."""
         deal = self._outcomes.hubspot.deal
-        writes = build_deal_writes(won, known, lambda w: deal_properties(w, deal))
+        owners = _owner_ids(self._hubspot.owner_id, [w.won.owner_email for w in won])
+        writes = build_deal_writes(won, known, lambda w: deal_properties(
+            w, deal, owners.get(w.owner_email or "")))
         if not writes.records:
             return writes, BatchOutcome()
         by_key = {w.won.opportunity_id: w.won for w in won}

@@ -22,14 +22,18 @@ def _facts(won: OpportunityWon) -> dict[str, Any]:
     return facts
 
 
-def deal_properties(won: OpportunityWon, mapping: HubSpotDealMapping) -> dict[str, str]:
+def deal_properties(won: OpportunityWon, mapping: HubSpotDealMapping,
+                    owner_id: str | None = None) -> dict[str, str]:
     """The deal's properties as HubSpot takes them (text; a date as epoch milliseconds):
-    the mapped facts the win has, in the won stage of the mapped pipeline."""
+    the mapped facts the win has, in the won stage of the mapped pipeline, owned by
+    ``owner_id`` (the HubSpot owner of the rep who worked the lead) when there is one."""
     facts = _facts(won)
     props = {prop: as_text(facts[fact]) for fact, prop in mapping.properties.items()
              if facts.get(fact) is not None}
     props[mapping.pipeline_property] = mapping.pipeline
     props[mapping.stage_property] = mapping.won_stage
+    if owner_id is not None:
+        props[mapping.owner_property] = owner_id
     return props
 
 

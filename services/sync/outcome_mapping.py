@@ -32,6 +32,8 @@ class HubSpotDealMapping(_Frozen):
     won_stage: str = "closedwon"
     pipeline_property: str = "pipeline"
     pipeline: str = "default"
+    # The deal's owner: the HubSpot owner with the email of the rep who worked the lead.
+    owner_property: str = "hubspot_owner_id"
 
     @model_validator(mode="after")
     def _a_deal_has_a_name_and_an_amount(self) -> HubSpotDealMapping:

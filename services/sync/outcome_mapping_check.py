@@ -37,7 +37,8 @@ def check_deal_mapping(mapping: HubSpotDealMapping, properties: Iterable[Mapping
                         "unique values; sync upserts deals by it (the opportunity id)")
     written = [*((f"properties.{fact}", name) for fact, name in mapping.properties.items()),
                ("stage_property", mapping.stage_property),
-               ("pipeline_property", mapping.pipeline_property)]
+               ("pipeline_property", mapping.pipeline_property),
+               ("owner_property", mapping.owner_property)]
     for path, name in written:
         definition = by_name.get(name)
         if definition is None:

@@ -147,7 +147,8 @@ def test_given_a_form_lead_when_worked_and_won_then_both_crms_and_the_record_agr
     def deal_synced() -> Any:
         try:
             return deals.get_by_id(deal_id=opportunity_id, id_property="accord_deal_key",
-                                   properties=["amount", "dealstage", "dealname"],
+                                   properties=["amount", "dealstage", "dealname",
+                                               "hubspot_owner_id"],
                                    associations=["contacts"])
         except hubspot.crm.deals.ApiException:
             return None
@@ -155,6 +156,7 @@ def test_given_a_form_lead_when_worked_and_won_then_both_crms_and_the_record_agr
     deal = eventually(deal_synced, "the won deal in HubSpot", system)
     assert Decimal(deal.properties["amount"]) == Decimal(48000)
     assert deal.properties["dealstage"] == "closedwon"
+    assert deal.properties["hubspot_owner_id"] == OWNER["hubspot_owner_id"]  # the rep's deal
     associated = [a.id for a in deal.associations["contacts"].results]
     assert associated == [contact.id]
 

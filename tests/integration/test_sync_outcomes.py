@@ -259,8 +259,9 @@ async def test_given_an_opportunity_won_when_synced_then_a_deal_of_the_amount_on
     assert contact["properties"]["hs_lead_status"] == "OPEN_DEAL"
     deal = hubspot_get(hubspot_sandbox, f"/crm/v3/objects/deals/{opportunity}",
                        idProperty="accord_deal_key",
-                       properties="amount,dealstage,dealname,pipeline")
+                       properties="amount,dealstage,dealname,pipeline,hubspot_owner_id")
     assert float(deal["properties"]["amount"]) == 48000
+    assert deal["properties"]["hubspot_owner_id"] == "41000001"  # Maria, who worked the lead
     assert deal["properties"]["dealstage"] == "closedwon"
     assert deal["properties"]["dealname"] == "Won deal"
     linked = hubspot_get(hubspot_sandbox, f"/crm/v4/objects/deals/{deal['id']}"

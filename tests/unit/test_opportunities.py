@@ -59,6 +59,8 @@ def test_given_an_opportunity_won_for_48000_when_handled_then_a_customer_with_re
     assert won.won.first_campaign == "2026-q4-webinar"
     assert won.won.lead_revenue == Decimal("48000.00")
     assert won.won.opportunity_id == "006000000000001AAA"
+    # The rep who worked the lead owns the deal.
+    assert won.won.owner_email == won.decision.owner.email
 
 
 def test_given_a_won_opportunity_when_notified_again_then_revenue_is_booked_once():

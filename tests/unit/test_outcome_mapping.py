@@ -44,6 +44,16 @@ def test_given_a_win_when_mapped_then_a_closed_won_deal_of_its_amount_and_close_
                      "pipeline": "default"}
 
 
+def test_given_a_win_and_its_rep_s_hubspot_owner_when_mapped_then_the_deal_is_theirs():
+    assert deal_properties(a_win(), DEAL, owner_id="41000001")["hubspot_owner_id"] == "41000001"
+
+
+def test_given_a_portal_without_the_deal_owner_property_when_checked_then_it_says_so():
+    portal = [p for p in DEAL_PORTAL if p["name"] != "hubspot_owner_id"]
+    [problem] = check_deal_mapping(DEAL, portal)
+    assert "owner_property: 'hubspot_owner_id' is not a deal property" in problem
+
+
 def test_given_a_win_without_name_or_close_date_when_mapped_then_named_by_its_id():
     props = deal_properties(a_win(name=None, close_date=None), DEAL)
     assert props["dealname"] == "Opportunity 006000000000001AAA"
