@@ -14,15 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
 from simple_salesforce import format_soql
 
-from services.contracts.envelope import encode
 from services.contracts.events import LEAD_ROUTED, LeadRouted
 from services.messaging.settings import KafkaSettings
 from services.messaging.topics import LEAD_DECISIONS, SYNC_DEAD_LETTERS, committed_offsets
 from services.sync.worker import SYNC_GROUP
 from tests.conftest import read_records
+from tests.integration.decision_publishing import publish_decisions
 from tests.integration.sandboxes.conftest import SalesforceSandbox
 from tests.integration.sandboxes.hubspot_fixture import HubSpotSandbox
 from tests.integration.sandboxes.salesforce_client import connect
@@ -55,23 +54,13 @@ async def publish(kafka: KafkaSettings, count: int) -> Backlog:
     them over the topic's partitions), as the router does."""
     marker = uuid.uuid4().hex[:10]
     decisions = decisions_for(count, marker)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers,
-                                transactional_id=f"faults-{marker}")
-    await producer.start()
-    try:
-        async with producer.transaction():
-            sent = [await producer.send(kafka.topic(LEAD_DECISIONS), r.value, key=r.key,
-                                        headers=r.headers)
-                    for r in (encode(LEAD_ROUTED, "/test", d.lead_key, d) for d in decisions)]
-        emails = [str(d.lead.email).lower() for d in decisions]
-        offsets: dict[str, tuple[int, int]] = {}
-        ends: dict[int, int] = {}
-        for email, future in zip(emails, sent, strict=True):
-            meta = await future
-            offsets[email] = (meta.partition, meta.offset)
-            ends[meta.partition] = max(ends.get(meta.partition, 0), meta.offset + 1)
-    finally:
-        await producer.stop()
+    sent = await publish_decisions(kafka, [(LEAD_ROUTED, d) for d in decisions])
+    emails = [str(d.lead.email).lower() for d in decisions]
+    offsets: dict[str, tuple[int, int]] = {}
+    ends: dict[int, int] = {}
+    for email, meta in zip(emails, sent, strict=True):
+        offsets[email] = (meta.partition, meta.offset)
+        ends[meta.partition] = max(ends.get(meta.partition, 0), meta.offset + 1)
     return Backlog(marker, emails, offsets, ends)
 
 

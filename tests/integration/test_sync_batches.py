@@ -13,11 +13,10 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from simple_salesforce import format_soql
 
 from deploy.local.kafka_broker import REPO_ROOT
-from services.contracts.envelope import encode
 from services.contracts.events import LEAD_ROUTED, LeadRouted
 from services.contracts.lead_key import lead_key_for
 from services.mapping.crm_mapping import load_mapping
@@ -32,6 +31,7 @@ from services.sync.settings import SyncSettings
 from services.sync.worker import SYNC_GROUP, SyncWorker
 from tests.builders import an_example_of
 from tests.conftest import free_port, read_records
+from tests.integration.decision_publishing import publish_decisions
 from tests.integration.sandboxes.conftest import SalesforceSandbox
 from tests.integration.sandboxes.hubspot_fixture import HubSpotSandbox
 from tests.integration.sandboxes.salesforce_client import connect
@@ -106,17 +106,8 @@ def a_decision(email: str, company: str, score: int, owner: str | None = None) -
 async def publish_in_one_transaction(kafka: KafkaSettings, decisions: list[LeadRouted]) -> int:
     """Publish to partition 0 as the router does (a transaction, read_committed consumers
     see all of it at once); returns the last record's offset."""
-    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers,
-                                transactional_id=f"test-{uuid.uuid4().hex[:8]}")
-    await producer.start()
-    try:
-        async with producer.transaction():
-            sent = [await producer.send(kafka.topic(LEAD_DECISIONS), r.value, key=r.key,
-                                        headers=r.headers, partition=0)
-                    for r in (encode(LEAD_ROUTED, "/test", d.lead_key, d) for d in decisions)]
-        return max([(await s).offset for s in sent])
-    finally:
-        await producer.stop()
+    sent = await publish_decisions(kafka, [(LEAD_ROUTED, d) for d in decisions], partition=0)
+    return max(meta.offset for meta in sent)
 
 
 async def committed(kafka: KafkaSettings) -> int:

@@ -16,15 +16,13 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 from simple_salesforce import format_soql
 
-from services.contracts.envelope import encode
 from services.contracts.events import LEAD_ROUTED, OPPORTUNITY_WON, LeadRouted, OpportunityWon
 from services.contracts.lead_key import lead_key_for
 from services.messaging.settings import KafkaSettings
-from services.messaging.topics import LEAD_DECISIONS
 from tests.builders import an_example_of
+from tests.integration.decision_publishing import publish_decisions
 from tests.integration.sandboxes.conftest import SalesforceSandbox
 from tests.integration.sandboxes.hubspot_fixture import HubSpotSandbox
 from tests.integration.sandboxes.salesforce_client import connect
@@ -101,17 +99,7 @@ def a_decision(email: str, **changes: Any) -> LeadRouted:
 async def publish_and_wait(kafka: KafkaSettings, sync: Sync, *events: tuple[str, Any]) -> None:
     """Publish to partition 0 in one transaction, as the router does, and wait until sync
     committed past them."""
-    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers,
-                                transactional_id=f"test-{uuid.uuid4().hex[:8]}")
-    await producer.start()
-    try:
-        async with producer.transaction():
-            sent = [await producer.send(kafka.topic(LEAD_DECISIONS), r.value, key=r.key,
-                                        headers=r.headers, partition=0)
-                    for r in (encode(t, "/test", e.lead_key, e) for t, e in events)]
-        last = max([(await s).offset for s in sent])
-    finally:
-        await producer.stop()
+    last = max(meta.offset for meta in await publish_decisions(kafka, events, partition=0))
     deadline = time.monotonic() + 60
     while await committed(kafka) < last + 1:
         assert sync.process is not None and sync.process.popen.poll() is None, sync.output()
