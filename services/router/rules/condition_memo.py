@@ -1,0 +1,97 @@
+"""A condition's results remembered by the values it reads.
+
+A CEL call costs tens of microseconds however little it does, and building the activation
+it reads costs as much again; yet a condition reads one or two lead fields, whose values
+recur from lead to lead (a country, a lead source, a title). A condition is a pure
+function of the variables it names (the only impure thing a condition could call,
+``re_search``, is itself pure), so its result for the same values is the same result.
+
+Which values a condition reads is read off its source, conservatively: every variable
+named anywhere in it (a name inside a string literal only makes the key longer), and, for
+``lead``, each field named as ``lead.<field>``. A condition that reads ``lead`` any other
+way (``lead['x']``, ``lead.size()``, ``[lead].exists(...)``, a comment between ``lead`` and
+the field) is not remembered: it is evaluated every time, as before.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import Any
+
+_WORD = "A-Za-z0-9_"
+_LEAD = re.compile(rf"(?<![{_WORD}])lead(?![{_WORD}])")
+# `lead.<field>` that is not a method call: the field name taken whole, then no `(`.
+_LEAD_FIELD = re.compile(rf"(?<![{_WORD}])lead\s*\.\s*([A-Za-z_][{_WORD}]*+)(?!\s*\()")
+# Only values of these exact types go into a key: in Python 1 == 1.0 == True, in CEL not.
+_PLAIN = frozenset({str, int})
+# Per condition: more than the distinct values of a field or two in most rule sets (a
+# head count, a country, a title); bounded so a field like an email domain cannot grow it.
+MEMO_SIZE = 8192
+
+
+@dataclass(frozen=True)
+class Reads:
+    """The lead fields and the other variables a condition reads, in a fixed order."""
+
+    lead_fields: tuple[str, ...]
+    variables: tuple[str, ...]
+
+
+def reads_of(source: str, variables: frozenset[str]) -> Reads | None:
+    """What ``source`` reads, or None when it reads ``lead`` other than field by field."""
+    lead_uses = len(_LEAD.findall(source))
+    fields = _LEAD_FIELD.findall(source)
+    if len(fields) != lead_uses:
+        return None
+    others = tuple(sorted(v for v in variables - {"lead"}
+                          if re.search(rf"(?<![{_WORD}]){v}(?![{_WORD}])", source)))
+    return Reads(tuple(sorted(set(fields))), others)
+
+
+def _getter(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """The values of ``names`` in a mapping, as a tuple (``itemgetter`` gives a bare value
+    for one name)."""
+    if not names:
+        return lambda _: ()
+    if len(names) == 1:
+        one = itemgetter(names[0])
+        return lambda mapping: (one(mapping),)
+    return itemgetter(*names)  # a tuple for two or more
+
+
+@dataclass
+class ConditionMemo:
+    """Results of one condition by the values it read; bounded, oldest forgotten first."""
+
+    reads: Reads | None
+    results: dict[tuple[Any, ...], bool] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        reads = self.reads or Reads((), ())
+        self._lead_values = _getter(reads.lead_fields)
+        self._other_values = _getter(reads.variables)
+
+    def key(self, data: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        """The key of ``data`` (the variables as bound), or None: not to be remembered."""
+        if self.reads is None:
+            return None
+        try:
+            key = (*self._lead_values(data["lead"]), *self._other_values(data))
+        except KeyError:  # a field the lead lacks: an error to report, not to remember
+            return None
+        for value in key:
+            if type(value) not in _PLAIN:
+                return None
+        return key
+
+    def remember(self, key: tuple[Any, ...] | None, result: bool) -> None:
+        """Keep ``result`` for ``key`` (nothing for None)."""
+        if key is None:
+            return
+        results = self.results
+        if len(results) >= MEMO_SIZE:
+            del results[next(iter(results))]
+        results[key] = result
