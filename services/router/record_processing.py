@@ -14,7 +14,13 @@ from datetime import datetime
 import structlog
 from pydantic import BaseModel, ValidationError
 
-from services.contracts.envelope import EnvelopeError, decode, encode, encode_json
+from services.contracts.envelope import (
+    EnvelopeError,
+    decode,
+    encode,
+    encode_json,
+    event_time,
+)
 from services.contracts.events import LEAD_ROUTED, OPPORTUNITY_WON, LeadRouted
 from services.messaging.dead_letters import dead_letter_headers
 from services.router.announcements import Announcement
@@ -160,9 +166,9 @@ def _store_and_publish(rules: RuleSet, before: GoldenRecord | None, clock: SlaCl
 
 
 def publish(result: StepResult, kind: str, event_type: str, key: str, data: BaseModel,
-            event_id: str) -> None:
+            event_id: str, time: str | None = None) -> None:
     """Add a CloudEvent keyed by ``key`` to the records ``result`` publishes to ``kind``."""
-    out = encode(event_type, SOURCE, key, data, event_id=event_id)
+    out = encode(event_type, SOURCE, key, data, event_id=event_id, time=time)
     result.outputs.append(Outgoing(kind, out.key, out.value, list(out.headers)))
 
 
@@ -170,17 +176,19 @@ def publish_decision(result: StepResult, decision: LeadRouted,
                      announced: Iterable[Announcement]) -> None:
     """Publish ``lead.routed`` and then what it announces (``announcements(decision)``), all
     under the lead's key on the decisions topic: a consumer sees them in order, the
-    decision first."""
-    routed = encode(LEAD_ROUTED, SOURCE, decision.lead_key, decision, decision.decision_id)
+    decision first. They are published together, so they share one ``ce_time``."""
+    time = event_time()
+    routed = encode(LEAD_ROUTED, SOURCE, decision.lead_key, decision, decision.decision_id,
+                    time)
     result.outputs.append(Outgoing("decisions", routed.key, routed.value, routed.headers))
     for event in announced:
         if event.same_json_as_decision:
             out = encode_json(event.type, SOURCE, decision.lead_key, routed.value,
-                              event.event_id)
+                              event.event_id, time)
             result.outputs.append(Outgoing("decisions", out.key, out.value, out.headers))
         else:
             publish(result, "decisions", event.type, decision.lead_key, event.data,
-                    event.event_id)
+                    event.event_id, time)
 
 
 def dead_letter(incoming: Incoming, reason: str, result: StepResult) -> None:
