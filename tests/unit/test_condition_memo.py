@@ -15,7 +15,13 @@ from services.router.rules.cel_conditions import (
     first_holding,
     which_hold,
 )
-from services.router.rules.condition_memo import ConditionMemo, Reads, reads_of
+from services.router.rules.condition_memo import (
+    NOT_REMEMBERED,
+    ConditionMemo,
+    Reads,
+    flat_view,
+    reads_of,
+)
 
 
 def a_lead(**fields: object) -> dict[str, object]:
@@ -48,11 +54,22 @@ def test_given_a_method_call_on_a_field_when_analysed_then_the_field_is_read():
 def test_given_values_of_another_type_when_keyed_then_not_remembered():
     memo = ConditionMemo(Reads(("employees",), ("score",)))
     lead = a_lead(employees=5)
-    assert memo.key({"lead": lead, "score": 1}) == (5, 1)
-    # True == 1 in Python but not in CEL: such a key must not find the int's result.
-    assert memo.key({"lead": lead, "score": True}) is None
-    assert memo.key({"lead": a_lead(employees=5.0), "score": 1}) is None
-    assert memo.key({"lead": {}, "score": 1}) is None  # a missing field
+    flat = flat_view({"lead": lead, "score": 1})
+    assert flat is not None and memo.key(flat) == (5, 1)
+    # True == 1 in Python but not in CEL: such values must not find the int's result.
+    assert flat_view({"lead": lead, "score": True}) is None
+    assert flat_view({"lead": a_lead(employees=5.0), "score": 1}) is None
+    with pytest.raises(KeyError):  # a missing field: the caller evaluates instead
+        memo.key({("var", "score"): 1})
+
+
+def test_given_one_value_read_when_keyed_then_the_value_itself_is_the_key():
+    flat = flat_view({"lead": a_lead(country="DE"), "stage": "mql"})
+    assert flat is not None
+    assert ConditionMemo(Reads(("country",), ())).key(flat) == "DE"
+    assert ConditionMemo(Reads((), ("stage",))).key(flat) == "mql"
+    assert ConditionMemo(Reads((), ())).key(flat) == ()
+    assert ConditionMemo(None).key(flat) is NOT_REMEMBERED
 
 
 def test_given_a_full_memo_when_more_is_remembered_then_the_oldest_is_forgotten(
@@ -60,9 +77,9 @@ def test_given_a_full_memo_when_more_is_remembered_then_the_oldest_is_forgotten(
     monkeypatch.setattr(condition_memo, "MEMO_SIZE", 3)
     memo = ConditionMemo(Reads(("employees",), ()))
     for n in range(5):
-        memo.remember((n,), n % 2 == 0)
-    memo.remember(None, True)
-    assert memo.results == {(2,): True, (3,): False, (4,): True}
+        memo.remember(n, n % 2 == 0)
+    memo.remember(NOT_REMEMBERED, True)
+    assert memo.results == {2: True, 3: False, 4: True}
 
 
 def test_given_remembered_values_when_evaluated_again_then_no_cel_call_and_same_results():
@@ -87,7 +104,7 @@ def test_given_a_condition_failing_for_some_values_when_evaluated_then_never_rem
             which_hold(group, Bindings(a_lead(employees=5)))
     assert failing.memo.results == {}
     assert which_hold(group, Bindings(a_lead(employees=6))) == [True, True]
-    assert failing.memo.results == {(6,): True}
+    assert failing.memo.results == {6: True}
 
 
 def test_given_an_error_after_the_first_holding_when_remembered_then_the_first_still_wins():

@@ -19,7 +19,12 @@ from typing import Any
 
 from cel_expr_python import cel
 
-from services.router.rules.condition_memo import ConditionMemo, reads_of
+from services.router.rules.condition_memo import (
+    NOT_REMEMBERED,
+    ConditionMemo,
+    flat_view,
+    reads_of,
+)
 
 # Every lead field a condition may read, with the value it has when the lead lacks it.
 # Defaults (rather than null) keep conditions simple: `lead.employees >= 1000` just works.
@@ -124,6 +129,14 @@ class Bindings:
             "lead": lead, "score": score, "stage": stage, "owner": owner,
             "account": account, "classification": classification}
         self._activation: Any = None
+        self._flat: dict[Any, Any] | bool | None = False  # False: not made yet
+
+    @property
+    def flat(self) -> dict[Any, Any] | None:
+        """``data`` as memo keys read it (``condition_memo.flat_view``), made once."""
+        if self._flat is False:
+            self._flat = flat_view(self.data)
+        return self._flat  # type: ignore[return-value]  # not False any more
 
     @property
     def activation(self) -> Any:
@@ -201,6 +214,11 @@ class ConditionGroup:
     conditions: tuple[Condition, ...]
     program: Any
 
+    @functools.cached_property
+    def memos(self) -> tuple[ConditionMemo, ...]:
+        """The conditions' memos, in order."""
+        return tuple(condition.memo for condition in self.conditions)
+
 
 def condition_group(conditions: Iterable[Condition]) -> ConditionGroup:
     """The group of ``conditions``, in their order."""
@@ -226,13 +244,17 @@ def _as_group(conditions: ConditionGroup | Sequence[Condition]) -> ConditionGrou
 
 
 def _remembered(group: ConditionGroup, bindings: Bindings,
-                ) -> tuple[list[tuple[Any, ...] | None], list[bool | None]]:
+                ) -> tuple[list[Any], list[bool | None]]:
     """Each condition's memo key for ``bindings`` and its remembered result (or None)."""
-    data = bindings.data
-    keys = [condition.memo.key(data) for condition in group.conditions]
-    known = [None if key is None else condition.memo.results.get(key)
-             for condition, key in zip(group.conditions, keys, strict=True)]
-    return keys, known
+    flat = bindings.flat
+    memos = group.memos
+    if flat is None:
+        return [NOT_REMEMBERED] * len(memos), [None] * len(memos)
+    try:
+        keys = [memo.key(flat) for memo in memos]
+    except KeyError:  # a field the lead lacks: an error to report, not to remember
+        return [NOT_REMEMBERED] * len(memos), [None] * len(memos)
+    return keys, [memo.results.get(key) for memo, key in zip(memos, keys, strict=True)]
 
 
 def which_hold(conditions: ConditionGroup | Sequence[Condition], bindings: Bindings,
@@ -250,8 +272,8 @@ def which_hold(conditions: ConditionGroup | Sequence[Condition], bindings: Bindi
     values = _group_values(group, bindings)
     if values is None:
         values = [condition.holds(bindings) for condition in group.conditions]
-    for condition, key, value in zip(group.conditions, keys, values, strict=True):
-        condition.memo.remember(key, value)
+    for memo, key, value in zip(group.memos, keys, values, strict=True):
+        memo.remember(key, value)
     return values
 
 
@@ -282,8 +304,8 @@ def first_holding(conditions: ConditionGroup | Sequence[Condition], bindings: Bi
             if holds:
                 return index
         return None
-    for condition, key, value in zip(group.conditions, keys, values, strict=True):
-        condition.memo.remember(key, value)
+    for memo, key, value in zip(group.memos, keys, values, strict=True):
+        memo.remember(key, value)
     return next((i for i, v in enumerate(values) if v), None)
 
 

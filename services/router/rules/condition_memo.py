@@ -25,7 +25,7 @@ _WORD = "A-Za-z0-9_"
 _LEAD = re.compile(rf"(?<![{_WORD}])lead(?![{_WORD}])")
 # `lead.<field>` that is not a method call: the field name taken whole, then no `(`.
 _LEAD_FIELD = re.compile(rf"(?<![{_WORD}])lead\s*\.\s*([A-Za-z_][{_WORD}]*+)(?!\s*\()")
-# Only values of these exact types go into a key: in Python 1 == 1.0 == True, in CEL not.
+# Only values of these exact types go into keys: in Python 1 == 1.0 == True, in CEL not.
 _PLAIN = frozenset({str, int})
 # Per condition: more than the distinct values of a field or two in most rule sets (a
 # head count, a country, a title); bounded so a field like an email domain cannot grow it.
@@ -51,15 +51,21 @@ def reads_of(source: str, variables: frozenset[str]) -> Reads | None:
     return Reads(tuple(sorted(set(fields))), others)
 
 
-def _getter(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
-    """The values of ``names`` in a mapping, as a tuple (``itemgetter`` gives a bare value
-    for one name)."""
-    if not names:
-        return lambda _: ()
-    if len(names) == 1:
-        one = itemgetter(names[0])
-        return lambda mapping: (one(mapping),)
-    return itemgetter(*names)  # a tuple for two or more
+def flat_view(data: Mapping[str, Any]) -> dict[Any, Any] | None:
+    """The variables as bound, in one mapping for the keys: lead fields by name, other
+    variables as ``("var", name)``; None when a value is not a plain str or int."""
+    flat: dict[Any, Any] = dict(data["lead"])
+    for name, value in data.items():
+        if name != "lead":
+            flat["var", name] = value
+    for value in flat.values():
+        if type(value) not in _PLAIN:
+            return None
+    return flat
+
+
+# The key of a condition that is not remembered: never stored, so never found.
+NOT_REMEMBERED = object()
 
 
 @dataclass
@@ -67,29 +73,20 @@ class ConditionMemo:
     """Results of one condition by the values it read; bounded, oldest forgotten first."""
 
     reads: Reads | None
-    results: dict[tuple[Any, ...], bool] = field(default_factory=dict)
+    results: dict[Any, bool] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        reads = self.reads or Reads((), ())
-        self._lead_values = _getter(reads.lead_fields)
-        self._other_values = _getter(reads.variables)
-
-    def key(self, data: Mapping[str, Any]) -> tuple[Any, ...] | None:
-        """The key of ``data`` (the variables as bound), or None: not to be remembered."""
+        # From a ``flat_view``: a bare value for one read, a tuple for more (``itemgetter``).
+        self.key: Callable[[Mapping[Any, Any]], Any]
         if self.reads is None:
-            return None
-        try:
-            key = (*self._lead_values(data["lead"]), *self._other_values(data))
-        except KeyError:  # a field the lead lacks: an error to report, not to remember
-            return None
-        for value in key:
-            if type(value) not in _PLAIN:
-                return None
-        return key
+            self.key = lambda _: NOT_REMEMBERED
+            return
+        names = (*self.reads.lead_fields, *(("var", v) for v in self.reads.variables))
+        self.key = itemgetter(*names) if names else lambda _: ()
 
-    def remember(self, key: tuple[Any, ...] | None, result: bool) -> None:
-        """Keep ``result`` for ``key`` (nothing for None)."""
-        if key is None:
+    def remember(self, key: Any, result: bool) -> None:
+        """Keep ``result`` for ``key`` (nothing for ``NOT_REMEMBERED``)."""
+        if key is NOT_REMEMBERED:
             return
         results = self.results
         if len(results) >= MEMO_SIZE:
