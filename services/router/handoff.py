@@ -9,6 +9,7 @@ an ``sla``; the owner's Salesforce status change touches it; the worker's timer 
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime
 
@@ -73,7 +74,8 @@ def clock_after(rules: RuleSet, clock: SlaClock | None, decision: LeadRouted, no
 # Clocks started under one policy, by one route, for one owner, at one time differ only in
 # the lead: the worker decides a whole batch at one `now`, and the working-time arithmetic
 # is the costly part. Keyed by the policy object itself (a new rule set, new policies).
-_STARTED: dict[tuple[int, str, str, datetime], tuple[SlaPolicy, SlaClock]] = {}
+_STARTED: OrderedDict[tuple[int, str, str, datetime], tuple[SlaPolicy, SlaClock]] = \
+    OrderedDict()
 _STARTED_SIZE = 256
 
 
@@ -85,7 +87,7 @@ def _started(policy: SlaPolicy, lead_key: str, route: str, owner: str,
     if known is None or known[0] is not policy:
         known = (policy, start_clock(policy, "", route, owner, now))
         if len(_STARTED) >= _STARTED_SIZE:
-            del _STARTED[next(iter(_STARTED))]
+            _STARTED.popitem(last=False)
         _STARTED[key] = known
     return known[1].model_copy(update={"lead_key": lead_key})
 

@@ -12,6 +12,7 @@ of their input, so what is stored and read is the same as before, byte for byte
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from dataclasses import replace
 from typing import TypeVar
 
@@ -24,10 +25,10 @@ _V = TypeVar("_V")
 _RECENT_LAST = '"recent": []}'  # ``recent`` is the ledger's last field
 _PICK: TypeAdapter[tuple[str, Pick]] = TypeAdapter(tuple[str, Pick])
 # The JSON of remembered picks, by pick; somewhat more than a ledger remembers.
-_PICK_JSON: dict[tuple[str, Pick], str] = {}
+_PICK_JSON: OrderedDict[tuple[str, Pick], str] = OrderedDict()
 _PICK_JSON_SIZE = 2048
 # Ledgers by the bytes they were written as (a few: one per pool the process serves).
-_WRITTEN: dict[bytes, PoolLedger] = {}
+_WRITTEN: OrderedDict[bytes, PoolLedger] = OrderedDict()
 _WRITTEN_SIZE = 16
 
 
@@ -58,8 +59,9 @@ def _pick_json(item: tuple[str, Pick]) -> str:
     return known
 
 
-def _remember(cache: dict[_K, _V], key: _K, value: _V, size: int) -> None:
-    # Bounded, oldest first out: the caches only save work, any entry may be missing.
+def _remember(cache: OrderedDict[_K, _V], key: _K, value: _V, size: int) -> None:
+    # Bounded, oldest first out (O(1) for an OrderedDict, not for a dict): the caches only
+    # save work, any entry may be missing.
     if len(cache) >= size:
-        del cache[next(iter(cache))]
+        cache.popitem(last=False)
     cache[key] = value

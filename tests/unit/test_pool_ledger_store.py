@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -42,7 +43,7 @@ def test_given_bytes_this_process_did_not_write_when_read_then_parsed(
     ledger = PoolLedger(credits={"a@x.example": 1}, recent=(
         ("r-1", Pick("a@x.example", False, "why")),))
     stored = ledger_bytes(ledger)
-    monkeypatch.setattr(pool_ledger_store, "_WRITTEN", {})
+    monkeypatch.setattr(pool_ledger_store, "_WRITTEN", OrderedDict())
     assert stored_ledger(stored) == ledger
     with pytest.raises(ValueError):
         stored_ledger(b'{"credits": 3}')

@@ -16,6 +16,7 @@ the field) is not remembered: it is evaluated every time, as before.
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -73,7 +74,9 @@ class ConditionMemo:
     """Results of one condition by the values it read; bounded, oldest forgotten first."""
 
     reads: Reads | None
-    results: dict[Any, bool] = field(default_factory=dict)
+    # Ordered: forgetting the oldest of a plain dict costs a scan past every slot freed
+    # before it, and the memo forgets one entry per new one once full.
+    results: OrderedDict[Any, bool] = field(default_factory=OrderedDict)
 
     def __post_init__(self) -> None:
         # From a ``flat_view``: a bare value for one read, a tuple for more (``itemgetter``).
@@ -90,5 +93,5 @@ class ConditionMemo:
             return
         results = self.results
         if len(results) >= MEMO_SIZE:
-            del results[next(iter(results))]
+            results.popitem(last=False)
         results[key] = result
