@@ -39,7 +39,7 @@ class EnvelopeError(ValueError):
 
 
 def encode(event_type: str, source: str, key: str, data: BaseModel,
-           event_id: str | None = None) -> KafkaRecord:
+           event_id: str | None = None, time: str | None = None) -> KafkaRecord:
     """Wrap a contract model into a binary-mode CloudEvent keyed by ``key``.
 
     Binary mode is a fixed mapping (CloudEvents Kafka binding): each attribute becomes a
@@ -48,14 +48,16 @@ def encode(event_type: str, source: str, key: str, data: BaseModel,
     than everything else per event; tests decode every contract with the SDK and compare
     with the SDK's own encoding, so the two cannot drift.
     """
-    return encode_json(event_type, source, key, data.model_dump_json().encode(), event_id)
+    return encode_json(event_type, source, key, data.model_dump_json().encode(), event_id,
+                       time)
 
 
 def encode_json(event_type: str, source: str, key: str, value: bytes,
-                event_id: str | None = None) -> KafkaRecord:
+                event_id: str | None = None, time: str | None = None) -> KafkaRecord:
     """``encode`` for data serialized already: ``value`` is the JSON of a contract model
-    (the router publishes a decision's fields under several event types)."""
-    time = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    (the router publishes a decision's fields under several event types). ``time`` is the
+    ``ce_time`` (``event_time()``) of events published together; by default, now."""
+    time = time or event_time()
     specversion, source_bytes, type_bytes, dataschema, content_type = _fixed(event_type,
                                                                              source)
     headers = [
@@ -68,6 +70,11 @@ def encode_json(event_type: str, source: str, key: str, value: bytes,
         content_type,
     ]
     return KafkaRecord(key=key.encode(), value=value, headers=headers)
+
+
+def event_time() -> str:
+    """Now, as a CloudEvents ``time`` attribute (RFC 3339, UTC, microseconds)."""
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 @functools.lru_cache(maxsize=256)

@@ -8,6 +8,7 @@ decision id: re-emitting a decision re-announces exactly the same events, same i
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 
@@ -29,17 +30,31 @@ QUALIFIED_STAGES = ("mql", "sql")
 RECYCLE_PREFIX = "recycle."
 
 
+# (A name of its own: inside ``Announcement`` its field ``type`` hides the builtin.)
+Contract = type[BaseModel]
+
+
 @dataclass(frozen=True)
 class Announcement:
-    """An event to publish besides the decision: its CloudEvents type, id and data."""
+    """An event to publish besides the decision: its CloudEvents type, id and ``data``:
+    a ``contract`` holding the decision's fields (and ``extra`` ones)."""
 
     type: str
     event_id: str
-    data: BaseModel
+    decision: LeadRouted
+    contract: Contract
+    extra: tuple[tuple[str, str], ...] = ()
     # ``data`` is the decision's own fields under another event type (a contract without a
     # field of its own): its JSON is the decision's, byte for byte, so publishing it can
     # reuse the decision's encoding rather than serialize the same fields again.
     same_json_as_decision: bool = False
+
+    @functools.cached_property
+    def data(self) -> BaseModel:
+        """The event's data, validated when first asked for: publishing an announcement
+        whose JSON is the decision's does not ask (``same_json_as_decision``)."""
+        # The validated fields as they are (``dict(decision)`` walks the model: slower).
+        return self.contract(**self.decision.__dict__, **dict(self.extra))
 
 
 def announcement_id(decision_id: str, event_type: str) -> str:
@@ -56,19 +71,17 @@ def recycle_rule_of(decision: LeadRouted) -> str | None:
 def announcements(decision: LeadRouted) -> tuple[Announcement, ...]:
     """``lead.scored`` when the score changed (or is the lead's first), ``lead.recycled``
     when a recycle rule fired, ``lead.qualified`` when the stage became mql or sql."""
-    # The validated fields as they are (``dict(decision)`` walks the model: slower, same).
-    facts = decision.__dict__
-    found: list[tuple[str, BaseModel]] = []
+    found: list[tuple[str, Contract, tuple[tuple[str, str], ...]]] = []
     if decision.previous_score is None or decision.previous_score != decision.score:
-        found.append((LEAD_SCORED, LeadScored(**facts)))
+        found.append((LEAD_SCORED, LeadScored, ()))
     recycle_rule = recycle_rule_of(decision)
     if recycle_rule is not None:
-        found.append((LEAD_RECYCLED, LeadRecycled(**facts, recycle_rule=recycle_rule)))
+        found.append((LEAD_RECYCLED, LeadRecycled, (("recycle_rule", recycle_rule),)))
     if decision.stage in QUALIFIED_STAGES and decision.stage != decision.previous_stage:
-        found.append((LEAD_QUALIFIED, LeadQualified(**facts)))
+        found.append((LEAD_QUALIFIED, LeadQualified, ()))
     return tuple(Announcement(event_type, announcement_id(decision.decision_id, event_type),
-                              data, type(data) in SAME_FIELDS_AS_DECISION)
-                 for event_type, data in found)
+                              decision, contract, extra, contract in SAME_FIELDS_AS_DECISION)
+                 for event_type, contract, extra in found)
 
 
 # The announcements whose contract has exactly the decision's fields (in the same order):

@@ -3,6 +3,7 @@ decision."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -63,6 +64,12 @@ def _next_stage(previous: Stage | None, proposed: Stage) -> Stage:
     if previous == "recycled" and _RANK[proposed] <= _RANK["recycled"]:
         return previous
     return proposed
+
+
+@functools.lru_cache(maxsize=1024)
+def _score_line(rule: str, points: int) -> ScoreLine:
+    # Frozen, and the same for every lead a rule scores: built (and validated) once.
+    return ScoreLine(rule=rule, points=points)
 
 
 def engagement_points(scoring: EngagementScoring | None, record: GoldenRecord,
@@ -143,7 +150,13 @@ def _owner(rules: RuleSet, route: Route, current: OwnerAssignment | None,
         return OwnerAssignment(kind="queue", email=pool.fallback, route=route.name,
                                pool=pool.name), pool.name
     kind: Literal["user", "queue"] = "queue" if route.assign.kind == "queue" else "user"
-    return OwnerAssignment(kind=kind, email=route.assign.email, route=route.name), None
+    return _fixed_owner(kind, route.assign.email, route.name), None
+
+
+@functools.lru_cache(maxsize=1024)
+def _fixed_owner(kind: Literal["user", "queue"], email: str, route: str) -> OwnerAssignment:
+    # Frozen, and the same for every lead a route with a fixed owner takes: built once.
+    return OwnerAssignment(kind=kind, email=email, route=route)
 
 
 def _matched_account(match: AccountMatch | None) -> MatchedAccount | None:
@@ -164,7 +177,7 @@ def evaluate(rules: RuleSet, record: GoldenRecord, caused_by: str, now: datetime
     fit = Bindings(lead, account=account)
     for rule, holds in zip(rules.scoring, which_hold(rules.groups.scoring, fit), strict=True):
         if holds:
-            breakdown.append(ScoreLine(rule=rule.name, points=rule.points))
+            breakdown.append(_score_line(rule.name, rule.points))
             matched.append(f"scoring.{rule.name}")
     for line in engagement_points(rules.engagement, record, now):
         breakdown.append(line)

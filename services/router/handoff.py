@@ -9,6 +9,7 @@ an ``sla``; the owner's Salesforce status change touches it; the worker's timer 
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime
 
@@ -21,7 +22,7 @@ from services.router.handoff_messages import (
     routing_request_id,
 )
 from services.router.rules.model import RuleSet
-from services.router.sla import SlaClock, record_touch, start_clock
+from services.router.sla import SlaClock, SlaPolicy, record_touch, start_clock
 
 SLA_PREFIX = "sla:"
 
@@ -65,9 +66,30 @@ def clock_after(rules: RuleSet, clock: SlaClock | None, decision: LeadRouted, no
     if policy is None:
         running = clock is not None and clock.state == "running"
         return clock.model_copy(update={"state": "cancelled"}) if clock and running else None
-    fresh = start_clock(policy, decision.lead_key, decision.owner.route,
-                        decision.owner.email, now)
+    fresh = _started(policy, decision.lead_key, decision.owner.route, decision.owner.email,
+                     now)
     return fresh.model_copy(update={"escalations": escalations}) if escalations else fresh
+
+
+# Clocks started under one policy, by one route, for one owner, at one time differ only in
+# the lead: the worker decides a whole batch at one `now`, and the working-time arithmetic
+# is the costly part. Keyed by the policy object itself (a new rule set, new policies).
+_STARTED: OrderedDict[tuple[int, str, str, datetime], tuple[SlaPolicy, SlaClock]] = \
+    OrderedDict()
+_STARTED_SIZE = 256
+
+
+def _started(policy: SlaPolicy, lead_key: str, route: str, owner: str,
+             now: datetime) -> SlaClock:
+    """``start_clock(policy, lead_key, route, owner, now)``."""
+    key = (id(policy), route, owner, now)
+    known = _STARTED.get(key)
+    if known is None or known[0] is not policy:
+        known = (policy, start_clock(policy, "", route, owner, now))
+        if len(_STARTED) >= _STARTED_SIZE:
+            _STARTED.popitem(last=False)
+        _STARTED[key] = known
+    return known[1].model_copy(update={"lead_key": lead_key})
 
 
 def touched(rules: RuleSet, clock: SlaClock | None, status: str | None,

@@ -11,10 +11,15 @@ from __future__ import annotations
 import hashlib
 import uuid
 
+_NAMESPACE_BYTES: dict[uuid.UUID, bytes] = {}  # ``UUID.bytes`` converts its int each time
+
 
 def uuid5_text(namespace: uuid.UUID, name: str) -> str:
     """``str(uuid.uuid5(namespace, name))``, computed directly (RFC 4122, section 4.3)."""
-    digest = bytearray(hashlib.sha1(namespace.bytes + name.encode(), usedforsecurity=False)
+    prefix = _NAMESPACE_BYTES.get(namespace)
+    if prefix is None:
+        prefix = _NAMESPACE_BYTES[namespace] = namespace.bytes
+    digest = bytearray(hashlib.sha1(prefix + name.encode(), usedforsecurity=False)
                        .digest()[:16])
     digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
     digest[8] = (digest[8] & 0x3F) | 0x80  # the RFC 4122 variant

@@ -8,7 +8,6 @@ kept in the router's changelog under ``pool:<name>``. The answer is the publishe
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import datetime
 
@@ -27,6 +26,7 @@ from services.router.handoff_messages import (
     breach_event_id,
     routing_request_id,
 )
+from services.router.pool_ledger_store import ledger_bytes, stored_ledger
 from services.router.pools import Pick, Pool, PoolLedger, assign
 from services.router.record_processing import (
     POISON,
@@ -87,12 +87,12 @@ def pick_from_pool(rules: RuleSet, lookup: Callable[[str], bytes | None],
             raise ValueError(f"unsupported event type {envelope.type!r} on the pool topic")
         request = PoolPickRequested.model_validate(envelope.data)
         stored = lookup(POOL_PREFIX + request.pool)
-        ledger = PoolLedger.from_dict(json.loads(stored)) if stored else PoolLedger()
+        ledger = stored_ledger(stored) if stored else PoolLedger()
         owner, ledger = _pick(rules, request, ledger, now)
     except (*POISON, ValueError) as exc:
         dead_letter(incoming, str(exc), result)
         return
-    result.changes[POOL_PREFIX + request.pool] = json.dumps(ledger.to_dict()).encode()
+    result.changes[POOL_PREFIX + request.pool] = ledger_bytes(ledger)
     decision = request.draft.model_copy(update={"owner": owner})
     lead_key = decision.lead_key
     if request.breach is None:

@@ -7,6 +7,7 @@ step free of Kafka makes it testable on its own and leaves the worker a thin ada
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,7 +15,13 @@ from datetime import datetime
 import structlog
 from pydantic import BaseModel, ValidationError
 
-from services.contracts.envelope import EnvelopeError, decode, encode, encode_json
+from services.contracts.envelope import (
+    EnvelopeError,
+    decode,
+    encode,
+    encode_json,
+    event_time,
+)
 from services.contracts.events import LEAD_ROUTED, OPPORTUNITY_WON, LeadRouted
 from services.messaging.dead_letters import dead_letter_headers
 from services.router.announcements import Announcement
@@ -95,6 +102,30 @@ def record_key(lead_key: str) -> str:
     return RECORD_PREFIX + lead_key
 
 
+# Golden records by the bytes this process stored them as. Reading a record back (the
+# lead's next event, in this batch or a later one) then costs a look-up, not a parse: a
+# record parsed from its bytes equals the record that wrote them, field for field, and
+# serializes to the same bytes (the pinned step test holds the router to that). Bounded,
+# oldest first out; a record not found here is parsed.
+_STORED: OrderedDict[bytes, GoldenRecord] = OrderedDict()  # (popping the oldest is O(1))
+_STORED_SIZE = 2048
+
+
+def record_bytes(record: GoldenRecord) -> bytes:
+    """The record as the state stores it (its JSON)."""
+    stored = record.model_dump_json().encode()
+    if len(_STORED) >= _STORED_SIZE:
+        _STORED.popitem(last=False)
+    _STORED[stored] = record
+    return stored
+
+
+def stored_record(stored: bytes) -> GoldenRecord:
+    """The record ``stored`` holds (raises ``ValidationError`` when it holds none)."""
+    known = _STORED.get(stored)
+    return known if known is not None else GoldenRecord.model_validate_json(stored)
+
+
 def process_record(rules: RuleSet, lookup: Callable[[str], bytes | None], incoming: Incoming,
                    now: datetime, crm: CrmContext, result: StepResult) -> None:
     """Apply one record to the state seen through ``lookup`` and add the effects to
@@ -106,13 +137,13 @@ def process_record(rules: RuleSet, lookup: Callable[[str], bytes | None], incomi
         envelope = decode(incoming.key, incoming.value or b"", list(incoming.headers))
         lead_key = incoming.key.decode()
         stored = lookup(record_key(lead_key))
-        record = GoldenRecord.model_validate_json(stored) if stored else None
+        record = stored_record(stored) if stored else None
         clock = load_clock(lookup, lead_key)
         if envelope.type == POOL_PICK_MADE:
             if record is None or record.has_seen(envelope.id):
                 return
             taken, new_clock = apply_pick(rules, record, clock, envelope, now)
-            result.changes[record_key(lead_key)] = taken.model_dump_json().encode()
+            result.changes[record_key(lead_key)] = record_bytes(taken)
             if new_clock is not None:
                 result.changes[sla_key(lead_key)] = clock_bytes(new_clock)
             return
@@ -133,7 +164,7 @@ def _store_and_publish(rules: RuleSet, before: GoldenRecord | None, clock: SlaCl
     record = outcome.record
     lead_key = record.lead_key
     if not outcome.duplicate:
-        result.changes[record_key(lead_key)] = record.model_dump_json().encode()
+        result.changes[record_key(lead_key)] = record_bytes(record)
     status = record.salesforce_status
     if not outcome.duplicate and before is not None and status != before.salesforce_status:
         touch = touched(rules, clock, status, now)
@@ -160,9 +191,9 @@ def _store_and_publish(rules: RuleSet, before: GoldenRecord | None, clock: SlaCl
 
 
 def publish(result: StepResult, kind: str, event_type: str, key: str, data: BaseModel,
-            event_id: str) -> None:
+            event_id: str, time: str | None = None) -> None:
     """Add a CloudEvent keyed by ``key`` to the records ``result`` publishes to ``kind``."""
-    out = encode(event_type, SOURCE, key, data, event_id=event_id)
+    out = encode(event_type, SOURCE, key, data, event_id=event_id, time=time)
     result.outputs.append(Outgoing(kind, out.key, out.value, list(out.headers)))
 
 
@@ -170,17 +201,19 @@ def publish_decision(result: StepResult, decision: LeadRouted,
                      announced: Iterable[Announcement]) -> None:
     """Publish ``lead.routed`` and then what it announces (``announcements(decision)``), all
     under the lead's key on the decisions topic: a consumer sees them in order, the
-    decision first."""
-    routed = encode(LEAD_ROUTED, SOURCE, decision.lead_key, decision, decision.decision_id)
+    decision first. They are published together, so they share one ``ce_time``."""
+    time = event_time()
+    routed = encode(LEAD_ROUTED, SOURCE, decision.lead_key, decision, decision.decision_id,
+                    time)
     result.outputs.append(Outgoing("decisions", routed.key, routed.value, routed.headers))
     for event in announced:
         if event.same_json_as_decision:
             out = encode_json(event.type, SOURCE, decision.lead_key, routed.value,
-                              event.event_id)
+                              event.event_id, time)
             result.outputs.append(Outgoing("decisions", out.key, out.value, out.headers))
         else:
             publish(result, "decisions", event.type, decision.lead_key, event.data,
-                    event.event_id)
+                    event.event_id, time)
 
 
 def dead_letter(incoming: Incoming, reason: str, result: StepResult) -> None:

@@ -14,10 +14,17 @@ import re
 import string
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cel_expr_python import cel
+
+from services.router.rules.condition_memo import (
+    NOT_REMEMBERED,
+    ConditionMemo,
+    flat_view,
+    reads_of,
+)
 
 # Every lead field a condition may read, with the value it has when the lead lacks it.
 # Defaults (rather than null) keep conditions simple: `lead.employees >= 1000` just works.
@@ -66,6 +73,10 @@ class Condition:
     fast_source: str
     _program: Any
     _as_written: Any
+    # Results by the values the condition read (see condition_memo): the same values,
+    # the same result, without a CEL call.
+    memo: ConditionMemo = field(compare=False, repr=False,
+                                default_factory=lambda: ConditionMemo(None))
 
     def holds(self, bindings: Bindings) -> bool:
         """Evaluate; a runtime error (a misspelt field, a type clash) raises ConditionError."""
@@ -109,14 +120,30 @@ _FULL_ENV = _env(VARIABLES)
 
 
 class Bindings:
-    """The variables conditions read, converted to CEL once and shared by every condition
-    evaluated with them."""
+    """The variables conditions read, converted to CEL once (when a condition is evaluated
+    rather than remembered) and shared by every condition evaluated with them."""
 
     def __init__(self, lead: dict[str, Any], score: int = 0, stage: str = "lead",
                  owner: str = "", account: str = "", classification: str = "") -> None:
-        self.activation = _FULL_ENV.Activation({
+        self.data: dict[str, Any] = {
             "lead": lead, "score": score, "stage": stage, "owner": owner,
-            "account": account, "classification": classification})
+            "account": account, "classification": classification}
+        self._activation: Any = None
+        self._flat: dict[Any, Any] | bool | None = False  # False: not made yet
+
+    @property
+    def flat(self) -> dict[Any, Any] | None:
+        """``data`` as memo keys read it (``condition_memo.flat_view``), made once."""
+        if self._flat is False:
+            self._flat = flat_view(self.data)
+        return self._flat  # type: ignore[return-value]  # not False any more
+
+    @property
+    def activation(self) -> Any:
+        """The CEL activation of ``data``, built at first use (it costs a CEL call)."""
+        if self._activation is None:
+            self._activation = _FULL_ENV.Activation(self.data)
+        return self._activation
 
 
 def compile_condition(source: str, unavailable: Mapping[str, str] | None = None) -> Condition:
@@ -137,7 +164,9 @@ def compile_condition(source: str, unavailable: Mapping[str, str] | None = None)
         column = int(match.group(2)) + 1 if match else None
         raise ConditionError(*_explain(message, missing), column) from exc
     fast = fast_regex(source)
-    condition = Condition(source, fast, _FAST_ENV.compile(fast), program)
+    reads = reads_of(fast, VARIABLES)
+    memo = ConditionMemo(reads if reads == reads_of(source, VARIABLES) else None)
+    condition = Condition(source, fast, _FAST_ENV.compile(fast), program, memo)
     # A misspelt field only shows when evaluated: try it once on a lead with every field.
     condition.holds(Bindings(dict(LEAD_FIELD_DEFAULTS)))
     return condition
@@ -185,6 +214,11 @@ class ConditionGroup:
     conditions: tuple[Condition, ...]
     program: Any
 
+    @functools.cached_property
+    def memos(self) -> tuple[ConditionMemo, ...]:
+        """The conditions' memos, in order."""
+        return tuple(condition.memo for condition in self.conditions)
+
 
 def condition_group(conditions: Iterable[Condition]) -> ConditionGroup:
     """The group of ``conditions``, in their order."""
@@ -209,24 +243,44 @@ def _as_group(conditions: ConditionGroup | Sequence[Condition]) -> ConditionGrou
     return conditions if isinstance(conditions, ConditionGroup) else condition_group(conditions)
 
 
+def _remembered(group: ConditionGroup, bindings: Bindings,
+                ) -> tuple[list[Any], list[bool | None]]:
+    """Each condition's memo key for ``bindings`` and its remembered result (or None)."""
+    flat = bindings.flat
+    memos = group.memos
+    if flat is None:
+        return [NOT_REMEMBERED] * len(memos), [None] * len(memos)
+    try:
+        keys = [memo.key(flat) for memo in memos]
+    except KeyError:  # a field the lead lacks: an error to report, not to remember
+        return [NOT_REMEMBERED] * len(memos), [None] * len(memos)
+    return keys, [memo.results.get(key) for memo, key in zip(memos, keys, strict=True)]
+
+
 def which_hold(conditions: ConditionGroup | Sequence[Condition], bindings: Bindings,
                ) -> list[bool]:
-    """Evaluate several conditions in one CEL call.
+    """Evaluate several conditions in one CEL call (none when all are remembered).
 
     If any of them fails, they are evaluated one by one so the error names the failing one.
     """
     group = _as_group(conditions)
     if not group.conditions:
         return []
+    keys, known = _remembered(group, bindings)
+    if None not in known:
+        return known  # type: ignore[return-value]  # no None in it
     values = _group_values(group, bindings)
     if values is None:
-        return [condition.holds(bindings) for condition in group.conditions]
+        values = [condition.holds(bindings) for condition in group.conditions]
+    for memo, key, value in zip(group.memos, keys, values, strict=True):
+        memo.remember(key, value)
     return values
 
 
 def first_holding(conditions: ConditionGroup | Sequence[Condition], bindings: Bindings,
                   ) -> int | None:
-    """The index of the first condition that holds, evaluated as one CEL call.
+    """The index of the first condition that holds, evaluated as one CEL call (none when
+    the results are remembered up to the first that holds).
 
     On an error, conditions are evaluated in order and the first that holds wins, so a
     broken condition after the match does not matter, as with one-by-one evaluation.
@@ -234,9 +288,24 @@ def first_holding(conditions: ConditionGroup | Sequence[Condition], bindings: Bi
     group = _as_group(conditions)
     if not group.conditions:
         return None
+    keys, known = _remembered(group, bindings)
+    for index, held in enumerate(known):
+        if held is None:
+            break
+        if held:
+            return index
+    else:
+        return None
     values = _group_values(group, bindings)
     if values is None:
-        return next((i for i, c in enumerate(group.conditions) if c.holds(bindings)), None)
+        for index, (condition, key) in enumerate(zip(group.conditions, keys, strict=True)):
+            holds = condition.holds(bindings)
+            condition.memo.remember(key, holds)
+            if holds:
+                return index
+        return None
+    for memo, key, value in zip(group.memos, keys, values, strict=True):
+        memo.remember(key, value)
     return next((i for i, v in enumerate(values) if v), None)
 
 
