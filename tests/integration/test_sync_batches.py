@@ -301,6 +301,14 @@ class FakeCrm:
         return self._upsert(records)
 
 
+def a_worker_writing_to(salesforce: FakeCrm, hubspot: FakeCrm, kafka: KafkaSettings,
+                        ) -> SyncWorker:
+    """A sync worker with the shipped mappings, writing to fake CRMs."""
+    return SyncWorker(SyncSettings(kafka=kafka), load_mapping(REPO_ROOT / "mappings" / "crm.yaml"),
+                      load_outcome_mapping(REPO_ROOT / "mappings" / "crm_outcomes.yaml"),
+                      salesforce, hubspot)  # type: ignore[arg-type]
+
+
 async def test_given_a_crm_limit_when_syncing_then_parked_polling_paused_and_committed_after(
         fresh_kafka: KafkaSettings, monkeypatch: pytest.MonkeyPatch):
     polls: list[tuple[float, frozenset[Any], int]] = []
@@ -314,10 +322,7 @@ async def test_given_a_crm_limit_when_syncing_then_parked_polling_paused_and_com
 
     monkeypatch.setattr(AIOKafkaConsumer, "getmany", spied_getmany)
     salesforce, hubspot = FakeCrm("salesforce", 3.0), FakeCrm("hubspot", 0.0)
-    settings = SyncSettings(kafka=fresh_kafka)
-    worker = SyncWorker(settings, load_mapping(REPO_ROOT / "mappings" / "crm.yaml"),
-                        load_outcome_mapping(REPO_ROOT / "mappings" / "crm_outcomes.yaml"),
-                        salesforce, hubspot)  # type: ignore[arg-type]
+    worker = a_worker_writing_to(salesforce, hubspot, fresh_kafka)
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run(stop))
     try:
@@ -349,10 +354,7 @@ async def test_given_a_crm_limit_when_syncing_then_parked_polling_paused_and_com
 async def test_given_a_crm_parked_when_stop_is_asked_then_the_worker_ends_leaving_the_batch_uncommitted(  # noqa: E501
         fresh_kafka: KafkaSettings):
     salesforce, hubspot = FakeCrm("salesforce", 3600.0), FakeCrm("hubspot", 0.0)
-    worker = SyncWorker(SyncSettings(kafka=fresh_kafka),
-                        load_mapping(REPO_ROOT / "mappings" / "crm.yaml"),
-                        load_outcome_mapping(REPO_ROOT / "mappings" / "crm_outcomes.yaml"),
-                        salesforce, hubspot)  # type: ignore[arg-type]
+    worker = a_worker_writing_to(salesforce, hubspot, fresh_kafka)
     stop = asyncio.Event()
     running = asyncio.create_task(worker.run(stop))
     try:
