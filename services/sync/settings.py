@@ -83,8 +83,13 @@ class SyncSettings(BaseSettings):
         if missing:
             raise ValueError(f"the jwt_bearer flow needs {', '.join(missing)}")
         try:
-            load_pem_private_key(self.salesforce_private_key_pem().encode(), password=None)
-        except (OSError, ValueError, TypeError) as exc:
+            pem = self.salesforce_private_key_pem()
+        except OSError as exc:
+            raise ValueError("ACCORD_SYNC_SALESFORCE_PRIVATE_KEY_FILE cannot be read: "
+                             f"{exc}") from None
+        try:
+            load_pem_private_key(pem.encode(), password=None)
+        except (ValueError, TypeError) as exc:
             raise ValueError("the Salesforce private key is not an unencrypted PEM private "
                              f"key: {exc}") from None
         return self

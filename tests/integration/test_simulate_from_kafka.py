@@ -83,6 +83,20 @@ async def test_given_lead_events_on_the_topic_when_simulated_from_kafka_then_cou
     assert limited["events_replayed"] + sum(limited["events_skipped"].values()) == 2
 
 
+async def test_given_no_lead_events_topic_when_simulated_from_kafka_then_exit_1_naming_it(
+        fresh_kafka: KafkaSettings, tmp_path: Path):
+    absent = fresh_kafka.model_copy(update={"topic_prefix": "absent-topics."})
+    env = {"ACCORD_KAFKA_BOOTSTRAP_SERVERS": absent.bootstrap_servers,
+           "ACCORD_KAFKA_TOPIC_PREFIX": absent.topic_prefix}
+    result = await asyncio.to_thread(
+        CliRunner().invoke, app,
+        ["rules", "simulate", str(SHIPPED), str(SHIPPED), "--from-kafka"], env=env)
+
+    assert result.exit_code == 1, result.output
+    assert f"topic {absent.topic(LEAD_EVENTS)} does not exist at " \
+           f"{absent.bootstrap_servers}" in result.output
+
+
 async def test_given_a_rep_status_linked_by_the_router_when_simulated_then_it_is_replayed(
         fresh_kafka: KafkaSettings, tmp_path: Path):
     candidate = tmp_path / "candidate.yaml"

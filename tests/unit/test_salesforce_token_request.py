@@ -46,6 +46,14 @@ def test_given_jwt_bearer_without_username_or_key_when_configured_then_each_is_n
     assert "ACCORD_SYNC_SALESFORCE_PRIVATE_KEY_FILE" in message
 
 
+def test_given_jwt_bearer_with_a_key_file_that_is_not_there_when_configured_then_it_says_so(
+        tmp_path: Path):
+    with pytest.raises(ValidationError, match="PRIVATE_KEY_FILE cannot be read"):
+        SyncSettings(salesforce_auth_flow="jwt_bearer", salesforce_client_id="app",
+                     salesforce_username="u@example.com",
+                     salesforce_private_key_file=tmp_path / "missing.key")
+
+
 def test_given_jwt_bearer_with_a_key_that_is_no_pem_when_configured_then_it_says_so():
     with pytest.raises(ValidationError, match="not an unencrypted PEM private key"):
         SyncSettings(salesforce_auth_flow="jwt_bearer", salesforce_client_id="app",

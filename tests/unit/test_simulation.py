@@ -243,6 +243,19 @@ def test_given_a_jsonl_file_when_simulated_from_the_cli_then_a_readable_report(
     assert "ada@siemens.example" not in result.output
 
 
+def test_given_an_unreadable_mapping_when_simulated_from_the_cli_then_warned_and_still_run(
+        rule_files: tuple[Path, Path], events_file: Path, tmp_path: Path):
+    missing = tmp_path / "crm.yaml"
+    result = runner.invoke(app, ["rules", "simulate", *map(str, rule_files),
+                                 "--events", str(events_file)],
+                           env={"ACCORD_ROUTER_MAPPING_FILE": str(missing)})
+
+    assert result.exit_code == 0, result.output
+    assert f"the mapping file {missing} cannot be read" in result.output
+    assert "replayed without merging their field values" in result.output
+    assert "Replayed 4 events for 3 leads" in " ".join(result.output.split())
+
+
 def test_given_json_and_a_limit_when_simulated_from_the_cli_then_machine_readable(
         rule_files: tuple[Path, Path], events_file: Path):
     result = runner.invoke(app, ["rules", "simulate", *map(str, rule_files), "--events",
